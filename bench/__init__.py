@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of the suite against its real peers (black-box: drives binaries)."""

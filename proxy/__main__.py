@@ -1,0 +1,5 @@
+"""`python -m proxy` is `pyproxy`."""
+
+from proxy.cli import main
+
+main()

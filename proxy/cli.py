@@ -1,0 +1,96 @@
+"""`pyproxy`: docker-proxy's process contract.
+
+The order matters: fd 3 is inspected before any descriptor is opened, the listeners are bound
+and `0\\n` is reported before asyncio and uvloop are imported (about 50 ms that dockerd would
+otherwise wait for, once per published port and family); connections that arrive meanwhile
+wait in the kernel's backlog.
+"""
+
+import os
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from proxy import __version__
+from proxy.config import FLAGS, ProxyConfig, from_args
+from proxy.errors import ConfigError, FlagError, ListenError
+from proxy.flags import HelpRequested, print_usage
+from proxy.listen import adopt_listener, open_listener
+from proxy.readiness import ReadyPipe
+
+EXIT_OK, EXIT_STARTUP, EXIT_FLAGS = 0, 1, 2
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    os._exit(EXIT_OK)  # docker-proxy exits 0 at once on SIGINT/SIGTERM
+
+
+def raise_nofile_limit() -> None:
+    """Use the hard open-file limit, as Go programs do since Go 1.19."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def open_listeners(config: ProxyConfig) -> list[socket.socket]:
+    """Bind every mapping (the first from fd 4 with -use-listen-fd); all or nothing."""
+    listeners: list[socket.socket] = []
+    try:
+        for i, mapping in enumerate(config.mappings):
+            if i == 0 and config.use_listen_fd:
+                listeners.append(adopt_listener(mapping))
+            else:
+                listeners.append(open_listener(mapping))
+    except BaseException:
+        for sock in listeners:
+            sock.close()
+        raise
+    return listeners
+
+
+def _fail(pipe: ReadyPipe, message: str) -> NoReturn:
+    pipe.fail(message)
+    if sys.stderr is not None:
+        sys.stderr.write(f"{message}\n")
+    sys.exit(EXIT_STARTUP)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    pipe = ReadyPipe.inherit()
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "pyproxy"
+    try:
+        config = from_args(sys.argv[1:] if argv is None else argv)
+    except HelpRequested:
+        print_usage(prog, FLAGS)
+        sys.exit(EXIT_OK)
+    except FlagError as e:
+        sys.stderr.write(f"{e}\nRun '{prog} -h' for usage.\n")
+        sys.exit(EXIT_FLAGS)
+    except ConfigError as e:
+        _fail(pipe, str(e))
+    if config.show_version:
+        sys.stdout.write(f"pyproxy (commit none) version {__version__}\n")
+        sys.exit(EXIT_OK)
+
+    raise_nofile_limit()
+    try:
+        listeners = open_listeners(config)
+    except ListenError as e:
+        _fail(pipe, str(e))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_now)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # Go ignores it; Python would die
+    pipe.ready()
+
+    from proxy.serve import serve  # noqa: PLC0415 - deliberately after readiness (see above)
+
+    serve(config, listeners)
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    os._exit(EXIT_OK)  # skip tearing down thousands of objects: the kernel closes the fds

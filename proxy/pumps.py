@@ -1,0 +1,163 @@
+"""The two ways a relay direction moves bytes: splice(2) through a pipe, or copy through memory.
+
+Both hold nothing while a connection is idle: the splice pump borrows a pipe from a shared pool
+only while bytes are in flight, and the copy pump reads into one shared scratch buffer and keeps
+a private copy only of what the destination would not take yet.
+"""
+
+import fcntl
+import os
+import socket
+from collections.abc import Callable
+
+from proxy.base import Pump
+
+SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
+PIPE_SIZE = 256 * 1024
+COPY_CHUNK = 256 * 1024
+
+PumpFactory = Callable[[socket.socket, socket.socket], Pump]
+
+
+class PipePool:
+    """Idle pipes kept for reuse, so a connection costs no pipe fds between bursts."""
+
+    __slots__ = ("_free", "_max_idle", "_size")
+
+    def __init__(self, max_idle: int = 64, size: int = PIPE_SIZE) -> None:
+        self._free: list[tuple[int, int]] = []
+        self._max_idle = max_idle
+        self._size = size
+
+    def take(self) -> tuple[int, int]:
+        if self._free:
+            return self._free.pop()
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, self._size)
+        except OSError:
+            pass  # keep the default 64 KiB when the size is refused (pipe-user-pages limits)
+        return r, w
+
+    def give(self, pipe: tuple[int, int]) -> None:
+        """Return an empty pipe."""
+        if len(self._free) < self._max_idle:
+            self._free.append(pipe)
+        else:
+            close_pipe(pipe)
+
+    def close(self) -> None:
+        while self._free:
+            close_pipe(self._free.pop())
+
+
+def close_pipe(pipe: tuple[int, int]) -> None:
+    os.close(pipe[0])
+    os.close(pipe[1])
+
+
+class SplicePump:
+    """Zero-copy: socket -> pipe -> socket with splice(2), as Go's io.Copy does on Linux."""
+
+    __slots__ = ("_dst", "_pending", "_pipe", "_pool", "_src", "chunk")
+
+    def __init__(self, src: socket.socket, dst: socket.socket, pool: PipePool) -> None:
+        self._src = src.fileno()
+        self._dst = dst.fileno()
+        self._pool = pool
+        self._pipe: tuple[int, int] | None = None
+        self._pending = 0
+        self.chunk = PIPE_SIZE
+
+    def fill(self) -> int:
+        if self._pipe is None:
+            self._pipe = self._pool.take()
+        try:
+            n = os.splice(self._src, self._pipe[1], self.chunk, flags=SPLICE_FLAGS)
+        except BlockingIOError:
+            if not self._pending:
+                self._pool.give(self._pipe)
+                self._pipe = None
+            raise
+        self._pending += n
+        return n
+
+    def flush(self) -> bool:
+        pipe = self._pipe
+        if pipe is None:
+            return True
+        while self._pending:
+            try:
+                self._pending -= os.splice(pipe[0], self._dst, self._pending, flags=SPLICE_FLAGS)
+            except BlockingIOError:
+                return False
+        self._pool.give(pipe)
+        self._pipe = None
+        return True
+
+    def release(self) -> None:
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        if self._pending:
+            close_pipe(pipe)  # bytes nobody will read: never hand a dirty pipe to another flow
+        else:
+            self._pool.give(pipe)
+
+
+class CopyPump:
+    """Portable: recv_into a shared scratch buffer, send, keep only an unsent tail."""
+
+    __slots__ = ("_dst", "_held", "_scratch", "_src", "_taken", "chunk")
+
+    def __init__(self, src: socket.socket, dst: socket.socket, scratch: bytearray) -> None:
+        self._src = src
+        self._dst = dst
+        self._scratch = scratch
+        self._taken = 0  # bytes of the scratch buffer that belong to this pump until flushed
+        self._held: memoryview | None = None
+        self.chunk = len(scratch)
+
+    def fill(self) -> int:
+        self._taken = n = self._src.recv_into(self._scratch)
+        return n
+
+    def flush(self) -> bool:
+        if self._taken:
+            # The scratch buffer is shared: whatever is not sent now must be copied out.
+            data = memoryview(self._scratch)[: self._taken]
+            self._taken = 0
+            try:
+                sent = self._dst.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return True
+            self._held = memoryview(bytes(data[sent:]))
+            return False
+        while self._held is not None:
+            try:
+                sent = self._dst.send(self._held)
+            except BlockingIOError:
+                return False
+            self._held = self._held[sent:] if sent < len(self._held) else None
+        return True
+
+    def release(self) -> None:
+        self._held = None
+        self._taken = 0
+
+
+def splice_pumps(max_idle_pipes: int = 64) -> PumpFactory:
+    """A factory of splice pumps sharing one pipe pool."""
+    pool = PipePool(max_idle_pipes)
+    return lambda src, dst: SplicePump(src, dst, pool)
+
+
+def copy_pumps() -> PumpFactory:
+    """A factory of copy pumps sharing one scratch buffer (the loop is single-threaded)."""
+    scratch = bytearray(COPY_CHUNK)
+    return lambda src, dst: CopyPump(src, dst, scratch)
+
+
+PUMPS: dict[str, Callable[[], PumpFactory]] = {"splice": splice_pumps, "copy": copy_pumps}

@@ -1,0 +1,62 @@
+"""The serving loop: every mapping's proxy in one event loop, until SIGINT or SIGTERM."""
+
+import asyncio
+import signal
+import socket
+from collections.abc import Sequence
+
+from proxy import log
+from proxy.base import Proxy
+from proxy.config import Mapping, ProxyConfig
+from proxy.loops import loop_factory
+from proxy.pumps import PUMPS, PumpFactory, copy_pumps
+from proxy.stream import StreamProxy
+from proxy.udp import UDPProxy
+
+
+def new_proxy(
+    mapping: Mapping,
+    listener: socket.socket,
+    config: ProxyConfig,
+    loop: asyncio.AbstractEventLoop,
+    pumps: PumpFactory,
+) -> Proxy:
+    """The one place a protocol picks its implementation."""
+    match mapping.proto:
+        case "udp":
+            return UDPProxy(listener, mapping.container, loop, config.udp_timeout)
+        case "sctp":
+            # splice(2) is not offered for SCTP sockets; copy through memory instead.
+            return StreamProxy(listener, mapping.container, loop, copy_pumps(), proto="sctp")
+        case _:
+            return StreamProxy(listener, mapping.container, loop, pumps, proto="tcp")
+
+
+async def serve_until_stopped(config: ProxyConfig, listeners: Sequence[socket.socket]) -> None:
+    """Serve every mapping until SIGINT or SIGTERM, then close them all."""
+    loop = asyncio.get_running_loop()
+    pumps = PUMPS[config.relay]()
+    proxies = [
+        new_proxy(m, sock, config, loop, pumps)
+        for m, sock in zip(config.mappings, listeners, strict=True)
+    ]
+    stopped = loop.create_future()
+
+    def stop() -> None:
+        if not stopped.done():
+            stopped.set_result(None)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    for p in proxies:
+        p.start()
+    await stopped
+    for p in proxies:
+        p.close()
+
+
+def serve(config: ProxyConfig, listeners: Sequence[socket.socket]) -> None:
+    """Run the loop named by the config until a stop signal."""
+    log.setup()
+    with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
+        runner.run(serve_until_stopped(config, listeners))

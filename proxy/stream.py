@@ -1,0 +1,191 @@
+"""TCP (and SCTP) proxying: accept, dial the backend only then, and relay both ways.
+
+As in docker-proxy: client sockets get TCP_NODELAY and 15 s keepalives, the backend socket only
+TCP_NODELAY; a refused or failed dial closes the client normally (it reads EOF) and the proxy
+keeps serving. Unlike docker-proxy, running out of descriptors never stops the accept loop.
+"""
+
+import asyncio
+import errno
+import os
+import socket
+from typing import Final
+
+from proxy.config import Endpoint
+from proxy.log import RateLimited
+from proxy.pumps import PumpFactory
+from proxy.relay import Relay
+
+ACCEPT_BATCH: Final = 32
+KEEPALIVE_SECONDS: Final = 15
+OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# How long to stop accepting when even the spare descriptor cannot be had back.
+ACCEPT_PAUSE: Final = 0.05
+
+
+class StreamProxy:
+    """Serves one listening stream socket (TCP, or SCTP one-to-one) for one backend."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        backend: Endpoint,
+        loop: asyncio.AbstractEventLoop,
+        pumps: PumpFactory,
+        *,
+        proto: str = "tcp",
+    ) -> None:
+        self._listener = listener
+        self._lfd = listener.fileno()
+        self._backend = backend
+        self._addr = (backend.ip, backend.port)
+        self._loop = loop
+        self._pumps = pumps
+        self._proto = proto
+        self._ipproto = socket.IPPROTO_SCTP if proto == "sctp" else socket.IPPROTO_TCP
+        self._half_close = proto == "tcp"  # docker-proxy's SCTP relay never half-closes
+        self._dialing: dict[int, tuple[socket.socket, socket.socket]] = {}
+        self.relays: set[Relay] = set()
+        self._accepting = False
+        self._closed = False
+        self._warn = RateLimited()
+        # A descriptor held in reserve: when accept fails for lack of fds, releasing it lets us
+        # accept and close the waiting client (it is refused, not left hanging in the backlog).
+        self._spare: int | None = _open_spare()
+
+    def __repr__(self) -> str:
+        return (
+            f"<StreamProxy {self._proto} {self._listener.getsockname()} -> {self._backend} "
+            f"relays={len(self.relays)} dialing={len(self._dialing)}>"
+        )
+
+    def start(self) -> None:
+        self._accepting = True
+        self._loop.add_reader(self._lfd, self._on_acceptable)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pause_accepting()
+        self._listener.close()
+        for client, backend in self._dialing.values():
+            self._loop.remove_writer(backend.fileno())
+            client.close()
+            backend.close()
+        self._dialing.clear()
+        for relay in list(self.relays):
+            relay.close()
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
+
+    def _pause_accepting(self) -> None:
+        if self._accepting:
+            self._accepting = False
+            self._loop.remove_reader(self._lfd)
+
+    def _resume_accepting(self) -> None:
+        if not self._closed and not self._accepting:
+            if self._spare is None:
+                self._spare = _open_spare()
+            self.start()
+
+    def _on_acceptable(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                client, _ = self._listener.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno in OUT_OF_FDS:
+                    self._refuse(e)
+                    return
+                # ECONNABORTED, EPROTO, EPERM (a firewall): that client is gone, keep serving.
+                self._warn.warn("accept", f"accept: {e.strerror}")
+                continue
+            self._dial(client)
+
+    def _refuse(self, error: OSError) -> None:
+        self._warn.warn(
+            "fds",
+            f"Refusing connections on {self._proto}/{self._listener.getsockname()}: "
+            f"accept4: {error.strerror}",
+        )
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
+            try:
+                self._listener.accept()[0].close()
+            except OSError:
+                pass
+            self._spare = _open_spare()
+        if self._spare is None:
+            self._pause_accepting()
+            self._loop.call_later(ACCEPT_PAUSE, self._resume_accepting)
+
+    def _dial(self, client: socket.socket) -> None:
+        backend = None
+        try:
+            client.setblocking(False)
+            if self._proto == "tcp":
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_SECONDS)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_SECONDS)
+            backend = socket.socket(
+                self._backend.family,
+                socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                self._ipproto,
+            )
+            if self._proto == "tcp":
+                backend.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            err = backend.connect_ex(self._addr)
+        except OSError as e:
+            self._dial_failed(client, backend, e.errno or errno.EIO)
+            return
+        if err == 0:
+            self._relay(client, backend)
+        elif err == errno.EINPROGRESS:
+            self._dialing[backend.fileno()] = (client, backend)
+            self._loop.add_writer(backend.fileno(), self._on_connected, backend.fileno())
+        else:
+            self._dial_failed(client, backend, err)
+
+    def _on_connected(self, fd: int) -> None:
+        self._loop.remove_writer(fd)
+        client, backend = self._dialing.pop(fd)
+        err = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._dial_failed(client, backend, err)
+        else:
+            self._relay(client, backend)
+
+    def _dial_failed(self, client: socket.socket, backend: socket.socket | None, err: int) -> None:
+        self._warn.warn(
+            "dial",
+            f"Can't forward traffic to backend {self._proto}/{self._backend}: "
+            f"dial {self._proto} {self._backend}: {os.strerror(err).lower()}",
+        )
+        if backend is not None:
+            backend.close()
+        client.close()  # a normal close: the client reads EOF, as with docker-proxy
+
+    def _relay(self, client: socket.socket, backend: socket.socket) -> None:
+        relay = Relay(
+            self._loop,
+            client,
+            backend,
+            self._pumps,
+            self.relays.discard,
+            half_close=self._half_close,
+        )
+        self.relays.add(relay)
+        relay.start()
+
+
+def _open_spare() -> int | None:
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
