@@ -193,6 +193,8 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
     assert isinstance(udp_timeout, float)
     if udp_timeout <= 0:
         raise FlagError(f"invalid value for flag -udp-timeout: {udp_timeout:g}s is not positive")
+    if values["v"] or values["version"]:
+        return ProxyConfig((), False, loop, relay, udp_timeout, show_version=True)
     proto = _value(values, "proto")
     specs = values["map"]
     assert isinstance(specs, list)
@@ -222,5 +224,5 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
         loop=loop,
         relay=relay,
         udp_timeout=udp_timeout,
-        show_version=bool(values["v"] or values["version"]),
+        show_version=False,
     )

@@ -1,102 +1,81 @@
 """A relayed stream connection: two directions between two non-blocking sockets.
 
-The relay drives raw descriptors through `add_reader`/`add_writer` and never builds asyncio
-transports. uvloop 0.23 aborted the whole process ("double free or corruption") when a pair of
-transports called `write_eof()` from `eof_received()` under connection churn; with no transports
-that path does not exist, and the same code runs unchanged on uvloop and asyncio.
+The relay drives raw descriptors through the Reactor and never builds asyncio transports:
+uvloop 0.23 aborted the whole process ("double free or corruption") when a pair of transports
+called `write_eof()` from `eof_received()` under connection churn. With no transports that path
+does not exist, and the same code runs on uvloop and asyncio.
 
 Each direction is a small state machine:
 
     READING --(destination would block)--> WRITING --(drained)--> READING
        \\______________(EOF or error)______________/--> DONE
 
-Backpressure is the state itself: a direction that cannot write stops reading.
+Backpressure is the state itself: a direction that cannot write stops reading. The relay turns
+both directions' states into one epoll mask per socket.
 """
 
-import asyncio
 import socket
 from collections.abc import Callable
 
 from proxy.base import Pump
 from proxy.log import RateLimited
 from proxy.pumps import PumpFactory
+from proxy.reactor import ERR, HUP, IN, OUT, Reactor
 
 READING, WRITING, DONE = 0, 1, 2
-# Reads per readiness callback before yielding to other connections.
+# Reads per readiness event before yielding to other connections.
 BATCH = 8
+CLIENT, BACKEND = 0, 1
 
 _errors = RateLimited()
 
 
 class Direction:
-    """One way of a relay: read `src`, write `dst` through a pump."""
+    """One way of a relay: read socket `src`, write socket `dst` (indexes into the pair)."""
 
-    __slots__ = ("_dst_fd", "_loop", "_relay", "_src_fd", "pump", "state")
+    __slots__ = ("dst", "pump", "src", "state")
 
-    def __init__(
-        self, relay: "Relay", loop: asyncio.AbstractEventLoop, src: int, dst: int, pump: Pump
-    ) -> None:
-        self._relay = relay
-        self._loop = loop
-        self._src_fd = src
-        self._dst_fd = dst
+    def __init__(self, src: int, dst: int, pump: Pump) -> None:
+        self.src = src
+        self.dst = dst
         self.pump = pump
         self.state = READING
 
-    def start(self) -> None:
-        self._loop.add_reader(self._src_fd, self._on_readable)
-
-    def _on_readable(self) -> None:
+    def read(self) -> OSError | None:
+        """Move what is readable; return the error that ended the direction, if any."""
         pump = self.pump
         try:
             for _ in range(BATCH):
                 n = pump.fill()
                 if n == 0:
-                    self.finish()
-                    return
+                    self.end()
+                    return None
                 if not pump.flush():
                     self.state = WRITING
-                    self._loop.remove_reader(self._src_fd)
-                    self._loop.add_writer(self._dst_fd, self._on_writable)
-                    return
+                    return None
                 if n < pump.chunk:
-                    return  # the socket is most likely drained; let epoll say when it is not
+                    return None  # most likely drained; epoll says when it is not
         except BlockingIOError:
-            return
+            return None
         except OSError as e:
-            self.finish(e)
-        except Exception as e:  # a bug must cost one connection, never the process
-            _errors.warn("relay", f"relay error, closing the connection: {e!r}")
-            self._relay.close()
+            self.end()
+            return e
+        return None
 
-    def _on_writable(self) -> None:
+    def write(self) -> OSError | None:
         try:
-            drained = self.pump.flush()
+            if self.pump.flush():
+                self.state = READING
         except OSError as e:
-            self.finish(e)
-            return
-        except Exception as e:
-            _errors.warn("relay", f"relay error, closing the connection: {e!r}")
-            self._relay.close()
-            return
-        if drained:
-            self.state = READING
-            self._loop.remove_writer(self._dst_fd)
-            self._loop.add_reader(self._src_fd, self._on_readable)
+            self.end()
+            return e
+        return None
 
-    def stop(self) -> None:
-        """Unregister from the loop and release the pump; idempotent."""
-        if self.state == READING:
-            self._loop.remove_reader(self._src_fd)
-        elif self.state == WRITING:
-            self._loop.remove_writer(self._dst_fd)
+    def end(self) -> None:
+        """Release the pump; idempotent."""
         if self.state != DONE:
             self.state = DONE
             self.pump.release()
-
-    def finish(self, error: OSError | None = None) -> None:
-        self.stop()
-        self._relay.direction_done(self, error)
 
 
 class Relay:
@@ -108,11 +87,20 @@ class Relay:
     Without it (SCTP), the first direction to end closes both.
     """
 
-    __slots__ = ("_on_closed", "_socks", "closed", "directions", "half_close")
+    __slots__ = (
+        "_handlers",
+        "_masks",
+        "_on_closed",
+        "_reactor",
+        "closed",
+        "directions",
+        "half_close",
+        "socks",
+    )
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        reactor: Reactor,
         client: socket.socket,
         backend: socket.socket,
         pumps: PumpFactory,
@@ -120,27 +108,48 @@ class Relay:
         *,
         half_close: bool = True,
     ) -> None:
-        self._socks = (client, backend)
+        self._reactor = reactor
+        self.socks = (client, backend)
         self._on_closed = on_closed
         self.half_close = half_close
         self.closed = False
-        cfd, bfd = client.fileno(), backend.fileno()
+        self._masks = [0, 0]
+        self._handlers = (self._on_client_event, self._on_backend_event)
         self.directions = (
-            Direction(self, loop, cfd, bfd, pumps(client, backend)),
-            Direction(self, loop, bfd, cfd, pumps(backend, client)),
+            Direction(CLIENT, BACKEND, pumps(client, backend)),
+            Direction(BACKEND, CLIENT, pumps(backend, client)),
         )
 
     def start(self) -> None:
-        for d in self.directions:
-            d.start()
+        self._update_masks()
 
-    def direction_done(self, direction: Direction, error: OSError | None) -> None:
+    def _on_client_event(self, events: int) -> None:
+        self._on_event(CLIENT, events)
+
+    def _on_backend_event(self, events: int) -> None:
+        self._on_event(BACKEND, events)
+
+    def _on_event(self, side: int, events: int) -> None:
+        try:
+            for d in self.directions:
+                if d.state == READING and d.src == side and events & (IN | ERR | HUP):
+                    self._after(d, d.read())
+                elif d.state == WRITING and d.dst == side and events & (OUT | ERR | HUP):
+                    self._after(d, d.write())
+                if self.closed:
+                    return
+            self._update_masks()
+        except Exception as e:  # a bug must cost one connection, never the process
+            _errors.warn("relay", f"relay error, closing the connection: {e!r}")
+            self.close()
+
+    def _after(self, direction: Direction, error: OSError | None) -> None:
+        if direction.state != DONE:
+            return
         if not self.half_close:
             self.close()
             return
-        src, dst = (
-            self._socks if direction is self.directions[0] else (self._socks[1], self._socks[0])
-        )
+        src, dst = self.socks[direction.src], self.socks[direction.dst]
         for sock, how in ((src, socket.SHUT_RD), (dst, socket.SHUT_WR)):
             try:
                 sock.shutdown(how)
@@ -149,13 +158,26 @@ class Relay:
         if all(d.state == DONE for d in self.directions):
             self.close()
 
+    def _update_masks(self) -> None:
+        for side in (CLIENT, BACKEND):
+            mask = 0
+            for d in self.directions:
+                if d.state == READING and d.src == side:
+                    mask |= IN
+                elif d.state == WRITING and d.dst == side:
+                    mask |= OUT
+            if mask != self._masks[side]:
+                self._masks[side] = mask
+                self._reactor.watch(self.socks[side].fileno(), mask, self._handlers[side])
+
     def close(self) -> None:
         """Drop both directions and close both sockets; idempotent."""
         if self.closed:
             return
         self.closed = True
         for d in self.directions:
-            d.stop()  # unregister before close: a reused fd number must not inherit a callback
-        for sock in self._socks:
+            d.end()
+        for sock in self.socks:
+            self._reactor.forget(sock.fileno())  # before close: the fd number will be reused
             sock.close()
         self._on_closed(self)

@@ -14,6 +14,7 @@ from typing import Final
 from proxy.config import Endpoint
 from proxy.log import RateLimited
 from proxy.pumps import PumpFactory
+from proxy.reactor import IN, OUT, Reactor
 from proxy.relay import Relay
 
 ACCEPT_BATCH: Final = 32
@@ -31,10 +32,12 @@ class StreamProxy:
         listener: socket.socket,
         backend: Endpoint,
         loop: asyncio.AbstractEventLoop,
+        reactor: Reactor,
         pumps: PumpFactory,
         *,
         proto: str = "tcp",
     ) -> None:
+        self._reactor = reactor
         self._listener = listener
         self._lfd = listener.fileno()
         self._backend = backend
@@ -61,7 +64,7 @@ class StreamProxy:
 
     def start(self) -> None:
         self._accepting = True
-        self._loop.add_reader(self._lfd, self._on_acceptable)
+        self._reactor.watch(self._lfd, IN, self._on_acceptable)
 
     def close(self) -> None:
         if self._closed:
@@ -70,7 +73,7 @@ class StreamProxy:
         self._pause_accepting()
         self._listener.close()
         for client, backend in self._dialing.values():
-            self._loop.remove_writer(backend.fileno())
+            self._reactor.forget(backend.fileno())
             client.close()
             backend.close()
         self._dialing.clear()
@@ -83,7 +86,7 @@ class StreamProxy:
     def _pause_accepting(self) -> None:
         if self._accepting:
             self._accepting = False
-            self._loop.remove_reader(self._lfd)
+            self._reactor.forget(self._lfd)
 
     def _resume_accepting(self) -> None:
         if not self._closed and not self._accepting:
@@ -91,7 +94,7 @@ class StreamProxy:
                 self._spare = _open_spare()
             self.start()
 
-    def _on_acceptable(self) -> None:
+    def _on_acceptable(self, events: int) -> None:
         for _ in range(ACCEPT_BATCH):
             try:
                 client, _ = self._listener.accept()
@@ -147,14 +150,17 @@ class StreamProxy:
         if err == 0:
             self._relay(client, backend)
         elif err == errno.EINPROGRESS:
-            self._dialing[backend.fileno()] = (client, backend)
-            self._loop.add_writer(backend.fileno(), self._on_connected, backend.fileno())
+            fd = backend.fileno()
+            self._dialing[fd] = (client, backend)
+            self._reactor.watch(fd, OUT, lambda events: self._on_connected(fd))
         else:
             self._dial_failed(client, backend, err)
 
     def _on_connected(self, fd: int) -> None:
-        self._loop.remove_writer(fd)
-        client, backend = self._dialing.pop(fd)
+        pair = self._dialing.pop(fd, None)
+        if pair is None:
+            return  # a stale event for a reused descriptor
+        client, backend = pair
         err = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             self._dial_failed(client, backend, err)
@@ -168,12 +174,13 @@ class StreamProxy:
             f"dial {self._proto} {self._backend}: {os.strerror(err).lower()}",
         )
         if backend is not None:
+            self._reactor.forget(backend.fileno())
             backend.close()
         client.close()  # a normal close: the client reads EOF, as with docker-proxy
 
     def _relay(self, client: socket.socket, backend: socket.socket) -> None:
         relay = Relay(
-            self._loop,
+            self._reactor,
             client,
             backend,
             self._pumps,

@@ -20,6 +20,7 @@ from typing import Final
 from proxy.config import Endpoint
 from proxy.listen import IP_PKTINFO
 from proxy.log import RateLimited
+from proxy.reactor import IN, Reactor
 
 BUFSIZE: Final = 65536  # larger than any UDP payload (65507 over IPv4, 65527 over IPv6)
 BATCH: Final = 32
@@ -61,8 +62,10 @@ class UDPProxy:
         listener: socket.socket,
         backend: Endpoint,
         loop: asyncio.AbstractEventLoop,
+        reactor: Reactor,
         timeout: float = 90.0,
     ) -> None:
+        self._reactor = reactor
         self._listener = listener
         self._lfd = listener.fileno()
         self._backend = backend
@@ -82,14 +85,14 @@ class UDPProxy:
         )
 
     def start(self) -> None:
-        self._loop.add_reader(self._lfd, self._on_datagram)
+        self._reactor.watch(self._lfd, IN, self._on_datagram)
         self._schedule_sweep()
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._loop.remove_reader(self._lfd)
+        self._reactor.forget(self._lfd)
         self._listener.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
@@ -108,10 +111,10 @@ class UDPProxy:
 
     def _drop(self, flow: Flow) -> None:
         del self.flows[flow.client]
-        self._loop.remove_reader(flow.fd)
+        self._reactor.forget(flow.fd)
         flow.sock.close()
 
-    def _on_datagram(self) -> None:
+    def _on_datagram(self, events: int) -> None:
         view = self._view
         for _ in range(BATCH):
             try:
@@ -151,7 +154,7 @@ class UDPProxy:
             return None
         flow = Flow(client, sock, reply_cmsg(ancdata))
         self.flows[client] = flow
-        self._loop.add_reader(flow.fd, self._on_reply, flow)
+        self._reactor.watch(flow.fd, IN, lambda events: self._on_reply(flow))
         return flow
 
     def _send_to_backend(self, flow: Flow, data: memoryview) -> None:
@@ -170,6 +173,8 @@ class UDPProxy:
                 return
 
     def _on_reply(self, flow: Flow) -> None:
+        if flow.sock.fileno() < 0:
+            return  # dropped earlier in this batch
         view = self._view
         for _ in range(BATCH):
             try:

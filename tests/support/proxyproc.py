@@ -155,6 +155,19 @@ class ProxyProcess:
         self.report = b"".join(chunks)
         return self.report
 
+    def read_report(self, size: int, timeout: float = 16.0) -> bytes:
+        """The first `size` bytes written to fd 3, without waiting for it to close."""
+        assert self._r is not None
+        deadline = time.monotonic() + timeout
+        data = b""
+        os.set_blocking(self._r, False)
+        while len(data) < size and time.monotonic() < deadline:
+            try:
+                data += os.read(self._r, size - len(data))
+            except BlockingIOError:
+                time.sleep(0.002)
+        return data
+
     def ready(self) -> "ProxyProcess":
         report = self.wait_report()
         assert report == b"0\n", f"proxy did not report ready: {report!r}"

@@ -1,0 +1,81 @@
+"""Our own epoll set, which the event loop watches through a single descriptor.
+
+Why not `loop.add_reader` per socket: uvloop implements it with libuv's uv_poll, which stops
+watching a descriptor for good as soon as the kernel flags an error on it (POLLERR). A TCP
+reset, a refused non-blocking connect or a UDP ICMP error would then leave a connection or a
+flow deaf forever. Here every event, errors included, reaches our handlers, and the data path
+runs the same code on uvloop and asyncio. It also keeps per-event dispatch to a dict lookup.
+
+Registrations are level-triggered; a descriptor whose mask drops to 0 is removed from the set,
+otherwise a hung-up socket would report EPOLLHUP in a busy loop. Handlers must tolerate
+spurious readiness (all sockets are non-blocking), because a descriptor closed and reused
+within one batch can receive its predecessor's event.
+"""
+
+import asyncio
+import select
+from collections.abc import Callable
+
+from proxy.log import RateLimited
+
+IN, OUT = select.EPOLLIN, select.EPOLLOUT
+ERR, HUP = select.EPOLLERR, select.EPOLLHUP
+BATCH = 256
+
+Handler = Callable[[int], None]
+
+_errors = RateLimited()
+
+
+class Reactor:
+    """fd -> (event mask, handler(events)); dispatched from one loop reader."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._epoll = select.epoll()
+        self._masks: dict[int, int] = {}
+        self._handlers: dict[int, Handler] = {}
+        loop.add_reader(self._epoll.fileno(), self._dispatch)
+
+    def __len__(self) -> int:
+        return len(self._masks)
+
+    def watch(self, fd: int, mask: int, handler: Handler) -> None:
+        """Watch fd for `mask` (0 stops watching) and route its events to `handler`."""
+        current = self._masks.get(fd)
+        if mask == 0:
+            if current is not None:
+                self.forget(fd)
+            return
+        if current is None:
+            self._epoll.register(fd, mask)
+        elif current != mask:
+            self._epoll.modify(fd, mask)
+        self._masks[fd] = mask
+        self._handlers[fd] = handler
+
+    def forget(self, fd: int) -> None:
+        """Stop watching fd; call it before closing the descriptor. Absence is fine."""
+        if self._masks.pop(fd, None) is not None:
+            del self._handlers[fd]
+            try:
+                self._epoll.unregister(fd)
+            except OSError:
+                pass  # already closed elsewhere: the kernel dropped it from the set
+
+    def _dispatch(self) -> None:
+        handlers = self._handlers
+        for fd, events in self._epoll.poll(0, BATCH):
+            handler = handlers.get(fd)
+            if handler is None:
+                continue
+            try:
+                handler(events)
+            except Exception as e:  # a bug must cost one connection at most, never the loop
+                _errors.warn("handler", f"event handler for fd {fd} failed: {e!r}")
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._epoll.fileno())
+        self._epoll.close()
+        self._masks.clear()
+        self._handlers.clear()
