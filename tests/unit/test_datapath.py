@@ -1,0 +1,154 @@
+"""The data path in-process: Relay, pumps and Reactor over socketpairs, on both loops."""
+
+import asyncio
+import os
+import socket
+import struct
+
+import pytest
+
+from proxy.listen import IP_PKTINFO
+from proxy.loops import loop_factory
+from proxy.pumps import PUMPS, PipePool
+from proxy.reactor import IN, Reactor
+from proxy.relay import DONE, Relay
+from proxy.udp import reply_cmsg
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    return a, b
+
+
+async def _recv(sock: socket.socket, size: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    out = b""
+    while len(out) < size:
+        chunk = await loop.sock_recv(sock, size - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize("pump", sorted(PUMPS))
+def test_relay_half_close_and_release(loop_name: str, pump: str) -> None:
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        reactor = Reactor(loop)
+        client_far, client = _pair()
+        backend, backend_far = _pair()
+        closed: list[Relay] = []
+        relay = Relay(reactor, client, backend, PUMPS[pump](), closed.append)
+        relay.start()
+        payload = os.urandom(3 << 20)
+        send = loop.create_task(loop.sock_sendall(client_far, payload))
+        assert await _recv(backend_far, len(payload)) == payload
+        await send
+        client_far.shutdown(socket.SHUT_WR)
+        assert await _recv(backend_far, 1) == b""  # EOF reached the backend
+        await loop.sock_sendall(backend_far, b"late reply")
+        assert await _recv(client_far, 10) == b"late reply"  # the other way still flows
+        assert not closed
+        backend_far.shutdown(socket.SHUT_WR)
+        assert await _recv(client_far, 1) == b""
+        for _ in range(100):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+        assert closed == [relay]
+        assert all(d.state == DONE for d in relay.directions)
+        assert client.fileno() == -1
+        assert backend.fileno() == -1
+        assert len(reactor) == 0  # nothing left registered
+        reactor.close()
+        client_far.close()
+        backend_far.close()
+
+    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
+        runner.run(body())
+
+
+def test_pipe_pool_reuses_and_caps() -> None:
+    pool = PipePool(max_idle=2)
+    pipes = [pool.take() for _ in range(4)]
+    assert len({p[0] for p in pipes}) == 4
+    for p in pipes:
+        pool.give(p)
+    again = pool.take()
+    assert again in pipes[:2]  # reused, not new
+    with pytest.raises(OSError):
+        os.fstat(pipes[3][0])  # beyond max_idle, closed
+    pool.give(again)
+    pool.close()
+    for p in pipes[:2]:
+        with pytest.raises(OSError):
+            os.fstat(p[0])
+
+
+def test_reactor_delivers_errors_and_forgets(loop_name: str) -> None:
+    """An error condition (POLLERR) still reaches the handler, on uvloop too."""
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        reactor = Reactor(loop)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.setblocking(False)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        u.connect(("127.0.0.1", port))  # nobody listens: ICMP errors arrive
+        seen: list[object] = []
+
+        def on_event(events: int) -> None:
+            try:
+                seen.append(u.recv(10))
+            except OSError as e:
+                seen.append(type(e))
+
+        reactor.watch(u.fileno(), IN, on_event)
+        for _ in range(3):
+            try:
+                u.send(b"x")
+            except ConnectionRefusedError:
+                pass
+            await asyncio.sleep(0.05)
+        assert seen.count(ConnectionRefusedError) >= 2, seen
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as backend:
+            backend.bind(("127.0.0.1", port))
+            for _ in range(2):
+                try:
+                    u.send(b"y")
+                    break
+                except ConnectionRefusedError:
+                    continue
+            _, peer = backend.recvfrom(10)
+            backend.sendto(b"reply", peer)
+            await asyncio.sleep(0.05)
+        assert b"reply" in seen  # still watched after the errors
+        reactor.forget(u.fileno())
+        reactor.forget(u.fileno())  # absence-tolerant
+        assert len(reactor) == 0
+        u.close()
+        reactor.close()
+
+    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
+        runner.run(body())
+
+
+def test_reply_cmsg_ipv4_and_ipv6() -> None:
+    v4 = struct.pack("=i4s4s", 3, socket.inet_aton("10.0.0.1"), socket.inet_aton("127.0.0.2"))
+    assert reply_cmsg([(socket.IPPROTO_IP, IP_PKTINFO, v4)]) == [
+        (
+            socket.IPPROTO_IP,
+            IP_PKTINFO,
+            struct.pack("=i4s4s", 0, socket.inet_aton("127.0.0.2"), bytes(4)),
+        )
+    ]
+    v6 = socket.inet_pton(socket.AF_INET6, "fe80::1") + struct.pack("=i", 7)
+    assert reply_cmsg([(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, v6)]) == [
+        (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, v6)
+    ]
+    assert reply_cmsg([]) == []
