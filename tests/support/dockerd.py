@@ -1,0 +1,720 @@
+"""A private dockerd for tests, and an exact undo of everything it does to the host.
+
+`DockerHost` snapshots the host (links, nftables tables, forwarding sysctls, the few paths that
+dockerd and containerd create outside their roots), then creates its own bridge and starts its own
+dockerd with its own data/exec roots, socket, pidfile, key, cgroup parent and containerd (which
+dockerd spawns itself when `--containerd` is not given). `teardown()` is idempotent and undoes it
+all: containers, processes (by pid), mounts, the bridge, iptables-nft tables, sysctls, cgroups,
+directories. It returns what it could not put back, so a test can assert that the list is empty.
+
+Only the iptables-nft tables dockerd can create (`XTABLES`) are ever restored or deleted; any other
+difference in the ruleset is reported, never "fixed", so a concurrent user of the host is not
+clobbered.
+"""
+
+import contextlib
+import ctypes
+import io
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+BRIDGE = "ppdk-test0"
+GATEWAY = "10.213.7.1"
+SUBNET = ipaddress.ip_network("10.213.7.0/24")
+
+XTABLES = frozenset(
+    (family, name)
+    for family in ("ip", "ip6")
+    for name in ("filter", "nat", "mangle", "raw", "security")
+)
+SYSCTL_FILES = ("net/ipv4/ip_forward",)
+SYSCTL_DIRS = (
+    "net/ipv4/conf/all",
+    "net/ipv4/conf/default",
+    "net/ipv6/conf/all",
+    "net/ipv6/conf/default",
+    "net/bridge",
+)
+# Created by dockerd/containerd/the CLI at fixed places, whatever roots they are given.
+WATCHED_PATHS = (
+    "/etc/docker/key.json",
+    "/run/docker/plugins",
+    "/run/docker",
+    "/run/containerd/s",
+    "/run/containerd",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    os.path.expanduser("~/.docker"),
+)
+PR_SET_PDEATHSIG = 1
+TABLE_CMDS = {
+    "ip": ("iptables-save", "iptables-restore"),
+    "ip6": ("ip6tables-save", "ip6tables-restore"),
+}
+
+
+def search_path() -> str:
+    """$PATH plus the sbin directories (ip, nft, iptables-save, runc live there)."""
+    return f"{os.environ.get('PATH', '')}:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
+
+
+def pyproxy_path() -> str:
+    """The venv's console script, unresolved: dockerd runs exactly this path."""
+    return os.path.abspath(os.path.join(os.path.dirname(sys.executable), "pyproxy"))
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 30,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    done = subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input,
+        env=dict(os.environ, PATH=search_path()) if env is None else env,
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.strip()}")
+    return done.stdout
+
+
+# ----------------------------------------------------------------------------------- processes
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    state: str
+    starttime: int
+    argv: tuple[str, ...]
+
+    def alive(self) -> bool:
+        now = read_proc(self.pid)
+        return now is not None and now.starttime == self.starttime and now.state not in "ZX"
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} (ppid {self.ppid}, {self.state}): {' '.join(self.argv)}"
+
+
+def read_proc(pid: int) -> Proc | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = stat[stat.rindex(")") + 2 :].split()
+    argv = tuple(a.decode(errors="replace") for a in raw.split(b"\0")[:-1])
+    return Proc(pid, int(rest[1]), rest[0], int(rest[19]), argv)
+
+
+def all_procs() -> list[Proc]:
+    procs = (read_proc(int(p)) for p in os.listdir("/proc") if p.isdigit())
+    return [p for p in procs if p is not None]
+
+
+def descendants(roots: Iterable[int], procs: Sequence[Proc]) -> set[int]:
+    found = set(roots)
+    grew = True
+    while grew:
+        grew = False
+        for p in procs:
+            if p.ppid in found and p.pid not in found:
+                found.add(p.pid)
+                grew = True
+    return found
+
+
+def kill_and_reap(procs: Iterable[Proc], sig: int, timeout: float) -> list[Proc]:
+    """Signal each still-living process by pid; return those still alive after `timeout`."""
+    left = [p for p in procs if p.alive()]
+    for p in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, sig)
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if p.alive()]
+    return left
+
+
+def proxy_args(proc: Proc, path: str) -> dict[str, str] | None:
+    """`-flag value` pairs after the pyproxy script in argv, or None if it is not pyproxy."""
+    if path not in proc.argv:
+        return None
+    args = proc.argv[proc.argv.index(path) + 1 :]
+    return {args[i].lstrip("-"): args[i + 1] for i in range(0, len(args) - 1, 2)}
+
+
+# ------------------------------------------------------------------------------------- sockets
+
+
+def _decode_addr(hexaddr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    raw = bytes.fromhex(hexaddr)
+    # /proc/net/tcp{,6} prints each 32-bit word in host (little-endian) order.
+    return ipaddress.ip_address(b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4)))
+
+
+def listening_inodes(host: str, port: int) -> set[int]:
+    """Inodes of the TCP sockets listening on exactly host:port in this netns."""
+    ip = ipaddress.ip_address(host)
+    table = Path("/proc/net/tcp6" if ip.version == 6 else "/proc/net/tcp")
+    inodes = set()
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        addr, hexport = fields[1].split(":")
+        if fields[3] == "0A" and int(hexport, 16) == port and _decode_addr(addr) == ip:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+def socket_owners(inode: int) -> set[int]:
+    """Pids of every process that has socket `inode` open."""
+    target = f"socket:[{inode}]"
+    owners = set()
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        owners.add(pid)
+                        break
+    return owners
+
+
+def ipv6_listenable() -> bool:
+    """dockerd's IsV6Listenable: it starts a `::` proxy next to the `0.0.0.0` one only if true."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def free_port_everywhere() -> int:
+    """A TCP port free on 0.0.0.0 and (where available) [::], for a publish without host IP."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s4:
+            s4.bind(("0.0.0.0", 0))
+            port = int(s4.getsockname()[1])
+            if not ipv6_listenable():
+                return port
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
+                    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s6.bind(("::", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no TCP port free on both 0.0.0.0 and [::]")
+
+
+# -------------------------------------------------------------------------------------- images
+
+
+def is_static_elf(path: str) -> bool:
+    """An ELF file without a PT_INTERP program header (so it runs in an empty rootfs)."""
+    data = Path(path).read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit only; enough for busybox-static here
+        return False
+    order: Literal["little", "big"] = "little" if data[5] == 1 else "big"
+    phoff = int.from_bytes(data[0x20:0x28], order)
+    phentsize = int.from_bytes(data[0x36:0x38], order)
+    phnum = int.from_bytes(data[0x38:0x3A], order)
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if int.from_bytes(data[off : off + 4], order) == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def write_busybox_rootfs(
+    tar_path: Path, busybox: str, applets: Sequence[str], files: Mapping[str, bytes]
+) -> None:
+    """A rootfs tarball: /bin/busybox, /bin/<applet> -> busybox, and `files` (path -> bytes)."""
+
+    def add_dir(tar: tarfile.TarFile, name: str) -> None:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+        tar.addfile(info)
+
+    with tarfile.open(tar_path, "w") as tar:
+        dirs = {"bin", "dev", "etc", "proc", "sys", "tmp"}
+        dirs |= {str(Path(p.lstrip("/")).parent) for p in files} - {"."}
+        for d in sorted(dirs):
+            add_dir(tar, d)
+        with open(busybox, "rb") as f:
+            info = tar.gettarinfo(arcname="bin/busybox", fileobj=f)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mode = 0o755
+            tar.addfile(info, f)
+        for applet in applets:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname, link.mode = tarfile.SYMTYPE, "busybox", 0o777
+            tar.addfile(link)
+        for name, content in files.items():
+            info = tarfile.TarInfo(name.lstrip("/"))
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+
+
+# ---------------------------------------------------------------------------------- host state
+
+
+def nft_tables() -> dict[tuple[str, str], str]:
+    """Every nftables table in this netns -> its stateless listing (no counters)."""
+    tables = {}
+    for line in run(["nft", "list", "tables"]).splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "table":
+            key = (parts[1], parts[2])
+            tables[key] = run(["nft", "-s", "list", "table", *key])
+    return tables
+
+
+def read_sysctls() -> dict[str, str]:
+    values = {}
+    paths = [Path("/proc/sys", f) for f in SYSCTL_FILES]
+    for d in SYSCTL_DIRS:
+        base = Path("/proc/sys", d)
+        if base.is_dir():
+            paths += sorted(p for p in base.iterdir() if p.is_file())
+    for p in paths:
+        with contextlib.suppress(OSError):  # e.g. stable_secret: EIO until set
+            values[str(p.relative_to("/proc/sys")).replace("/", ".")] = p.read_text().strip()
+    return values
+
+
+def links() -> set[str]:
+    return {name for _, name in socket.if_nameindex()}
+
+
+def cgroup_mounts() -> list[str]:
+    mounts = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, right = line.split(" - ", 1)
+        if right.split()[0] in ("cgroup", "cgroup2"):
+            mounts.append(left.split()[4])
+    return mounts
+
+
+def mounts_under(root: Path) -> list[str]:
+    prefix = str(root).rstrip("/") + "/"
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == str(root) or point.startswith(prefix):
+            points.append(point)
+    return points
+
+
+@dataclass
+class HostState:
+    links: set[str]
+    tables: dict[tuple[str, str], str]
+    xtables_saves: dict[tuple[str, str], str]
+    sysctls: dict[str, str]
+    paths: dict[str, bool]
+
+    @classmethod
+    def take(cls) -> "HostState":
+        tables = nft_tables()
+        saves = {}
+        for family, name in tables:
+            if (family, name) in XTABLES and shutil.which(
+                TABLE_CMDS[family][0], path=search_path()
+            ):
+                saves[(family, name)] = run([TABLE_CMDS[family][0], "-t", name])
+        return cls(
+            links=links(),
+            tables=tables,
+            xtables_saves=saves,
+            sysctls=read_sysctls(),
+            paths={p: os.path.lexists(p) for p in WATCHED_PATHS},
+        )
+
+
+def restore_firewall(before: HostState) -> list[str]:
+    """Put dockerd's iptables-nft tables back exactly; report (only) any other difference."""
+    notes = []
+    now = nft_tables()
+    for key in sorted(now.keys() - before.tables.keys()):
+        if key in XTABLES:
+            run(["nft", "delete", "table", *key])
+        else:
+            notes.append(f"nft table {key} appeared, not one dockerd creates: left alone")
+    for key, text in sorted(before.tables.items()):
+        if key not in XTABLES or now.get(key) == text:
+            continue
+        try:  # one transaction: replace the table with its saved listing
+            script = (f"delete table {key[0]} {key[1]}\n" if key in now else "") + text
+            run(["nft", "-f", "-"], input=script)
+        except RuntimeError:  # xt matches nft cannot print back: let iptables-restore do it
+            run([TABLE_CMDS[key[0]][1]], input=before.xtables_saves[key])
+    return notes
+
+
+def restore_sysctls(before: Mapping[str, str]) -> None:
+    def write(name: str, value: str) -> None:
+        Path("/proc/sys", name.replace(".", "/")).write_text(value + "\n")
+
+    # ip_forward first: writing it also resets conf.*.forwarding and conf.all.accept_redirects.
+    first = "net.ipv4.ip_forward"
+    now = read_sysctls()
+    if first in before and now.get(first) != before[first]:
+        write(first, before[first])
+    now = read_sysctls()
+    for name, value in before.items():
+        if now.get(name) != value:
+            write(name, value)
+
+
+def compare(before: HostState, after: HostState) -> list[str]:
+    problems = []
+    if added := after.links - before.links:
+        problems.append(f"links left behind: {sorted(added)}")
+    if removed := before.links - after.links:
+        problems.append(f"links gone: {sorted(removed)}")
+    for key in sorted(before.tables.keys() | after.tables.keys()):
+        if before.tables.get(key) != after.tables.get(key):
+            was, now = before.tables.get(key, "(absent)"), after.tables.get(key, "(absent)")
+            problems.append(f"nft table {key} differs from the snapshot:\n{was}\n--- now:\n{now}")
+    for name in sorted(before.sysctls.keys() | after.sysctls.keys()):
+        if before.sysctls.get(name) != after.sysctls.get(name):
+            problems.append(
+                f"sysctl {name}: {before.sysctls.get(name)} -> {after.sysctls.get(name)}"
+            )
+    for path, existed in before.paths.items():
+        if after.paths[path] != existed:
+            problems.append(f"{path}: existed={existed} before, {after.paths[path]} after")
+    return problems
+
+
+# -------------------------------------------------------------------------------------- dockerd
+
+
+def _pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class DockerHost:
+    """One private dockerd (+ its containerd) on its own bridge; see the module docstring."""
+
+    dockerd_bin: str
+    docker_bin: str
+    proxy: str = field(default_factory=pyproxy_path)
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ppdk-", dir="/tmp")))
+    cgroup_parent: str = field(default_factory=lambda: f"pyplumb-dockerd-{os.getpid()}")
+    before: HostState | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    bridge_created: bool = False
+    seen: dict[int, Proc] = field(default_factory=dict, repr=False)
+    problems: list[str] | None = field(default=None, repr=False)
+    saved_log: str | None = field(default=None, repr=False)
+
+    @property
+    def sock(self) -> Path:
+        return self.root / "docker.sock"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def exec_root(self) -> Path:
+        return self.root / "exec"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = search_path()
+        env["DOCKER_CONFIG"] = str(self.root / "cli")  # the CLI must not touch ~/.docker
+        env.pop("DOCKER_HOST", None)
+        env.pop("DOCKER_CONTEXT", None)
+        return env
+
+    def argv(self) -> list[str]:
+        return [
+            self.dockerd_bin,
+            "--config-file", str(self.root / "daemon.json"),
+            "--data-root", str(self.data_root),
+            "--exec-root", str(self.exec_root),
+            "--pidfile", str(self.root / "dockerd.pid"),
+            "-H", f"unix://{self.sock}",
+            "--bridge", BRIDGE,
+            "--storage-driver", "vfs",
+            "--cgroup-parent", f"/{self.cgroup_parent}",
+            "--iptables=true",
+            "--ip-forward=true",
+            "--userland-proxy=true",
+            f"--userland-proxy-path={self.proxy}",
+        ]  # fmt: skip
+
+    # ------------------------------------------------------------------------------- start
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Snapshot the host, create the bridge, start dockerd and wait until the API answers."""
+        if BRIDGE in links():
+            raise RuntimeError(
+                f"{BRIDGE} already exists (left by an earlier run?): not touching it"
+            )
+        self.before = HostState.take()
+        run(["ip", "link", "add", "name", BRIDGE, "type", "bridge"])
+        self.bridge_created = True
+        run(["ip", "addr", "add", f"{GATEWAY}/{SUBNET.prefixlen}", "dev", BRIDGE])
+        run(["ip", "link", "set", BRIDGE, "up"])
+        # Our own config file: no /etc/docker/daemon.json, and the trust key (which 20.10 writes
+        # to /etc/docker/key.json by default; no command-line flag) inside our root.
+        config = {"deprecated-key-path": str(self.root / "key.json")}
+        (self.root / "daemon.json").write_text(json.dumps(config) + "\n")
+        with open(self.root / "dockerd.log", "wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,  # a ^C to pytest must not race the finalizer
+                preexec_fn=_pdeathsig,  # noqa: PLW1509 - pytest is single-threaded here
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockerd exited {self.proc.returncode}:\n{self.log_tail()}")
+            done = subprocess.run(
+                [self.docker_bin, "-H", f"unix://{self.sock}", "info", "--format", "{{.ID}}"],
+                capture_output=True,
+                env=self.env,
+                timeout=10,
+                check=False,
+            )
+            if done.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not answer in {timeout}s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        self.track()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.saved_log is not None:  # the roots are gone; this is what the log ended with
+            return "\n".join(self.saved_log.splitlines()[-lines:])
+        try:
+            text = (self.root / "dockerd.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no dockerd log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        return run(
+            [self.docker_bin, "-H", f"unix://{self.sock}", *args],
+            check=check,
+            timeout=timeout,
+            env=self.env,
+        )
+
+    def logs(self, cid: str) -> str:
+        """A container's output, stdout and stderr (`docker logs` replays each on its own)."""
+        done = subprocess.run(
+            [self.docker_bin, "-H", f"unix://{self.sock}", "logs", cid],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=self.env,
+            check=True,
+        )
+        return done.stdout + done.stderr
+
+    # --------------------------------------------------------------------------- processes
+
+    def ours(self) -> list[Proc]:
+        """dockerd, its descendants, and whatever names our roots (containerd shims re-parent
+        to init) plus their descendants; also any pyproxy aimed at our subnet."""
+        procs = all_procs()
+        # dockerd's pid only while it is unreaped: once waited for, the pid may be reused.
+        roots = {self.proc.pid} if self.proc is not None and self.proc.poll() is None else set()
+        for p in procs:
+            if any(str(self.root) in a for a in p.argv):
+                roots.add(p.pid)
+            args = proxy_args(p, self.proxy)
+            if args and args.get("container-ip", "") and _in_subnet(args["container-ip"]):
+                roots.add(p.pid)
+        pids = descendants(roots, procs)
+        return [p for p in procs if p.pid in pids and p.state not in "ZX"]
+
+    def track(self) -> list[Proc]:
+        """Remember every process of ours seen so far (by pid and start time)."""
+        current = self.ours()
+        for p in current:
+            self.seen.setdefault(p.pid, p)
+        return current
+
+    def children(self) -> list[Proc]:
+        assert self.proc is not None
+        return [p for p in self.track() if p.ppid == self.proc.pid]
+
+    def proxies(self) -> list[tuple[Proc, dict[str, str]]]:
+        """dockerd's pyproxy children with their parsed flags."""
+        found = []
+        for p in self.children():
+            args = proxy_args(p, self.proxy)
+            if args is not None:
+                found.append((p, args))
+        return found
+
+    # ---------------------------------------------------------------------------- teardown
+
+    def teardown(self) -> list[str]:
+        """Undo everything (idempotent); return what is still different from the snapshot."""
+        if self.problems is not None:
+            return self.problems
+        problems: list[str] = []
+
+        def step(what: str, fn: Callable[[], object]) -> None:
+            try:
+                result = fn()
+            except Exception as e:
+                problems.append(f"{what} failed: {e!r}")
+            else:
+                if isinstance(result, list):
+                    problems.extend(f"{what}: {r}" for r in result)
+
+        step("removing containers", self._remove_containers)
+        step("stopping dockerd", self._stop_dockerd)
+        step("killing leftovers", self._kill_leftovers)
+        step("unmounting", self._unmount)
+        step("deleting the bridge", self._delete_bridge)
+        if self.before is not None:
+            before = self.before
+            step("restoring the firewall", lambda: restore_firewall(before))
+            step("restoring sysctls", lambda: restore_sysctls(before.sysctls))
+            step("removing created paths", lambda: self._remove_paths(before))
+        step("removing cgroups", self._remove_cgroups)
+        step("removing the roots", self._remove_root)
+        step("checking processes", self._check_processes)
+        if self.before is not None:
+            # A container's netns (and so its host veth) is freed by the kernel asynchronously.
+            deadline = time.monotonic() + 5
+            while links() - self.before.links and time.monotonic() < deadline:
+                time.sleep(0.05)
+            problems += compare(self.before, HostState.take())
+        self.problems = problems
+        return problems
+
+    def _remove_containers(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.track()
+        ids = self.docker("ps", "-aq", timeout=30).split()
+        if ids:
+            self.docker("rm", "-f", *ids, timeout=60)
+
+    def _stop_dockerd(self) -> list[str]:
+        if self.proc is None:
+            return []
+        self.track()
+        notes = []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                notes.append("dockerd ignored SIGTERM for 30 s: killed")
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.returncode not in (0, -signal.SIGTERM):
+            notes.append(f"dockerd exited {self.proc.returncode}:\n{self.log_tail(15)}")
+        return notes
+
+    def _kill_leftovers(self) -> list[str]:
+        deadline = time.monotonic() + 5  # give proxies/shims a moment to exit on their own
+        while (leftovers := self._alive()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not leftovers:
+            return []
+        notes = [f"still running after dockerd stopped: {p}" for p in leftovers]
+        left = kill_and_reap(leftovers, signal.SIGTERM, 5)
+        left = kill_and_reap(left, signal.SIGKILL, 5)
+        notes += [f"survived SIGKILL: {p}" for p in left]
+        return notes
+
+    def _unmount(self) -> list[str]:
+        for point in sorted(mounts_under(self.root), key=lambda m: m.count("/"), reverse=True):
+            run(["umount", "--lazy", point], check=False)
+        return [f"still mounted: {m}" for m in mounts_under(self.root)]
+
+    def _delete_bridge(self) -> None:
+        if self.bridge_created and BRIDGE in links():
+            run(["ip", "link", "del", BRIDGE])
+        self.bridge_created = False
+
+    def _remove_paths(self, before: HostState) -> list[str]:
+        notes = []
+        for path in WATCHED_PATHS:  # deepest first, by construction of WATCHED_PATHS
+            if before.paths[path] or not os.path.lexists(path):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                try:
+                    os.rmdir(path)
+                except OSError as e:
+                    notes.append(f"created {path} but cannot remove it: {e}")
+            else:
+                notes.append(f"unexpected file {path} appeared: left alone")
+        return notes
+
+    def _remove_cgroups(self) -> None:
+        for mount in cgroup_mounts():
+            top = Path(mount, self.cgroup_parent)
+            if not top.is_dir():
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -w[0].count("/")):
+                os.rmdir(dirpath)
+
+    def _remove_root(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        if left := mounts_under(self.root):
+            return [f"not deleting {self.root}: still mounted: {left}"]
+        self.saved_log = self.log_tail(200)
+        shutil.rmtree(self.root)
+        return []
+
+    def _alive(self) -> list[Proc]:
+        alive = [p for p in self.seen.values() if p.alive()]
+        return alive + [p for p in self.ours() if p.pid not in self.seen]
+
+    def _check_processes(self) -> list[str]:
+        alive = self._alive()
+        cgroups = [m for m in cgroup_mounts() if Path(m, self.cgroup_parent).exists()]
+        return [f"left running: {p}" for p in alive] + [
+            f"cgroup left: {m}/{self.cgroup_parent}" for m in cgroups
+        ]
+
+
+def _in_subnet(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in SUBNET
+    except ValueError:
+        return False
