@@ -6,13 +6,12 @@ otherwise wait for, once per published port and family); connections that arrive
 wait in the kernel's backlog.
 """
 
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found]  # `signal` imports enum; see proxy.record
 import os
 import resource
-import signal
-import socket
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
 
 from proxy import __version__
 from proxy.config import FLAGS, ProxyConfig, from_args
@@ -20,6 +19,12 @@ from proxy.errors import ConfigError, FlagError, ListenError
 from proxy.flags import HelpRequested, print_usage
 from proxy.listen import adopt_listener, open_listener
 from proxy.readiness import ReadyPipe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import _socket
+    from collections.abc import Sequence
+    from typing import NoReturn
 
 EXIT_OK, EXIT_STARTUP, EXIT_FLAGS = 0, 1, 2
 
@@ -38,9 +43,9 @@ def raise_nofile_limit() -> None:
             pass
 
 
-def open_listeners(config: ProxyConfig) -> list[socket.socket]:
+def open_listeners(config: ProxyConfig) -> list[_socket.socket]:
     """Bind every mapping (the first from fd 4 with -use-listen-fd); all or nothing."""
-    listeners: list[socket.socket] = []
+    listeners: list[_socket.socket] = []
     try:
         for i, mapping in enumerate(config.mappings):
             if i == 0 and config.use_listen_fd:
@@ -83,9 +88,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         listeners = open_listeners(config)
     except ListenError as e:
         _fail(pipe, str(e))
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _exit_now)
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # Go ignores it; Python would die
+    for sig in (_signal.SIGINT, _signal.SIGTERM):
+        _signal.signal(sig, _exit_now)
+    _signal.signal(_signal.SIGUSR1, _signal.SIG_IGN)  # Go ignores it; Python would die
     pipe.ready()
 
     from proxy.serve import serve  # noqa: PLC0415 - deliberately after readiness (see above)

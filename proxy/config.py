@@ -1,17 +1,24 @@
 """ProxyConfig: built once from the command line, immutable afterwards.
 
-Records are NamedTuples rather than dataclasses on purpose: this module runs before the proxy
-reports ready, and `dataclasses` pulls in `inspect`, a third of the startup budget.
+This runs before the proxy reports ready, so it imports neither `typing` nor `socket` (whose
+`enum` import alone costs milliseconds): see proxy.record.
 """
 
-import socket
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from __future__ import annotations
+
+import _socket
 
 from proxy import flags
 from proxy.errors import ConfigError, FlagError
+from proxy.record import Record
 
-Proto = Literal["tcp", "udp", "sctp"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Literal
+
+    Proto = Literal["tcp", "udp", "sctp"]
+
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 LOOP_NAMES = ("uvloop", "asyncio")
 RELAY_NAMES = ("splice", "copy")
@@ -39,31 +46,40 @@ FLAGS = (
 )
 
 
-class Endpoint(NamedTuple):
+class Endpoint(Record):
     """An address and port; `ip` is canonical text (IPv4-mapped IPv6 is stored as IPv4)."""
 
+    __slots__ = ("ip", "port")
     ip: str
     port: int
 
+    def __init__(self, ip: str, port: int) -> None:
+        super().__init__(ip=ip, port=port)
+
     @property
-    def family(self) -> socket.AddressFamily:
-        return socket.AF_INET6 if ":" in self.ip else socket.AF_INET
+    def family(self) -> int:
+        return _socket.AF_INET6 if ":" in self.ip else _socket.AF_INET
 
     def __str__(self) -> str:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
-class Mapping(NamedTuple):
+class Mapping(Record):
     """One published port: traffic to `host` is relayed to `container`."""
 
+    __slots__ = ("container", "host", "proto")
     proto: Proto
     host: Endpoint
     container: Endpoint
 
+    def __init__(self, proto: Proto, host: Endpoint, container: Endpoint) -> None:
+        super().__init__(proto=proto, host=host, container=container)
 
-class ProxyConfig(NamedTuple):
+
+class ProxyConfig(Record):
     """Everything the proxy process does, decided from its argv."""
 
+    __slots__ = ("loop", "mappings", "relay", "show_version", "udp_timeout", "use_listen_fd")
     mappings: tuple[Mapping, ...]
     use_listen_fd: bool
     loop: str
@@ -71,20 +87,39 @@ class ProxyConfig(NamedTuple):
     udp_timeout: float
     show_version: bool
 
+    def __init__(
+        self,
+        mappings: tuple[Mapping, ...],
+        *,
+        use_listen_fd: bool,
+        loop: str,
+        relay: str,
+        udp_timeout: float,
+        show_version: bool,
+    ) -> None:
+        super().__init__(
+            mappings=mappings,
+            use_listen_fd=use_listen_fd,
+            loop=loop,
+            relay=relay,
+            udp_timeout=udp_timeout,
+            show_version=show_version,
+        )
+
 
 def parse_ip(text: str) -> str | None:
     """Go's net.ParseIP: canonical text, IPv4-mapped IPv6 folded to IPv4; None if invalid."""
     try:
         if ":" not in text:
-            return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
+            return _socket.inet_ntop(_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, text))
         if "%" in text:
             return None  # Go's ParseIP rejects zones
-        packed = socket.inet_pton(socket.AF_INET6, text)
+        packed = _socket.inet_pton(_socket.AF_INET6, text)
     except OSError:
         return None
     if packed[:12] == b"\0" * 10 + b"\xff\xff":
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return socket.inet_ntop(socket.AF_INET6, packed)
+        return _socket.inet_ntop(_socket.AF_INET, packed[12:])
+    return _socket.inet_ntop(_socket.AF_INET6, packed)
 
 
 def _ip_flag(name: str, text: str, empty: str) -> str:
@@ -194,7 +229,14 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
     if udp_timeout <= 0:
         raise FlagError(f"invalid value for flag -udp-timeout: {udp_timeout:g}s is not positive")
     if values["v"] or values["version"]:
-        return ProxyConfig((), False, loop, relay, udp_timeout, show_version=True)
+        return ProxyConfig(
+            (),
+            use_listen_fd=False,
+            loop=loop,
+            relay=relay,
+            udp_timeout=udp_timeout,
+            show_version=True,
+        )
     proto = _value(values, "proto")
     specs = values["map"]
     assert isinstance(specs, list)

@@ -4,13 +4,18 @@ Error texts copy Go's (`listen tcp4 127.0.0.1:5000: bind: address already in use
 dockerd shows them to users verbatim.
 """
 
+from __future__ import annotations
+
+import _socket as socket  # not `socket`: its enum import costs milliseconds before readiness
 import errno
 import os
-import socket
 import stat
 
-from proxy.config import Mapping
 from proxy.errors import ListenError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from proxy.config import Mapping
 
 IP_PKTINFO = 8  # Linux value; Python 3.11's socket module lacks the constant
 LISTEN_FD = 4
@@ -24,7 +29,7 @@ def go_strerror(err: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _kind(proto: str) -> tuple[socket.SocketKind, int]:
+def _kind(proto: str) -> tuple[int, int]:
     if proto == "udp":
         return socket.SOCK_DGRAM, socket.IPPROTO_UDP
     if proto == "sctp":
@@ -106,8 +111,8 @@ def adopt_listener(mapping: Mapping, fd: int = LISTEN_FD) -> socket.socket:
     ):
         sock.detach()
         raise ListenError(
-            f"{prefix}: want an {mapping.proto} socket, got family {sock.family.name}, "
-            f"type {sock.type.name}, protocol {got_proto}"
+            f"{prefix}: want an {mapping.proto} socket, got family {sock.family}, "
+            f"type {sock.type}, protocol {got_proto}"
         )
     if kind == socket.SOCK_STREAM and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
         sock.detach()
@@ -118,5 +123,5 @@ def adopt_listener(mapping: Mapping, fd: int = LISTEN_FD) -> socket.socket:
             raise ListenError(f"{prefix}: the udp socket is not bound")
         enable_pktinfo(sock)
     sock.setblocking(False)
-    sock.set_inheritable(False)
+    os.set_inheritable(sock.fileno(), False)
     return sock

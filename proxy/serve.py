@@ -1,5 +1,6 @@
 """The serving loop: every mapping's proxy in one event loop, until SIGINT or SIGTERM."""
 
+import _socket
 import asyncio
 import signal
 import socket
@@ -61,8 +62,10 @@ async def serve_until_stopped(config: ProxyConfig, listeners: Sequence[socket.so
     reactor.close()
 
 
-def serve(config: ProxyConfig, listeners: Sequence[socket.socket]) -> None:
+def serve(config: ProxyConfig, raw_listeners: Sequence[_socket.socket]) -> None:
     """Run the loop named by the config until a stop signal."""
     log.setup()
+    # The listeners were opened as bare _socket objects before readiness (see proxy.cli).
+    listeners = [socket.socket(fileno=raw.detach()) for raw in raw_listeners]
     with asyncio.Runner(loop_factory=loop_factory(config.loop)) as runner:
         runner.run(serve_until_stopped(config, listeners))
