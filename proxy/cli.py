@@ -13,7 +13,7 @@ import os
 import resource
 import sys
 
-from proxy import __version__
+from proxy import __version__, handoff
 from proxy.config import FLAGS, ProxyConfig, from_args
 from proxy.errors import ConfigError, FlagError, ListenError
 from proxy.flags import HelpRequested, print_usage
@@ -59,6 +59,25 @@ def open_listeners(config: ProxyConfig) -> list[_socket.socket]:
     return listeners
 
 
+def wants_hub(config: ProxyConfig, pipe: ReadyPipe) -> bool:
+    """Shared mode applies to the one-port-per-process invocations dockerd makes."""
+    if len(config.mappings) != 1:
+        return False
+    return config.mode == "shared" or (config.mode == "auto" and pipe.fd is not None)
+
+
+def run_hub(config: ProxyConfig) -> NoReturn:
+    """`-hub`: bind the control socket, detach (the spawner waits for this), then serve."""
+    control = handoff.bind_hub(config.loop)
+    if control is None or os.fork():
+        os._exit(EXIT_OK)  # another hub holds the address, or we are the spawner's child
+    os.chdir("/")
+    from proxy.hub import serve_hub  # noqa: PLC0415 - heavy imports after the socket listens
+
+    serve_hub(control, config.loop)
+    os._exit(EXIT_OK)
+
+
 def _fail(pipe: ReadyPipe, message: str) -> NoReturn:
     pipe.fail(message)
     if sys.stderr is not None:
@@ -70,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     pipe = ReadyPipe.inherit()
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "pyproxy"
     try:
-        config = from_args(sys.argv[1:] if argv is None else argv)
+        config = from_args(
+            sys.argv[1:] if argv is None else argv, os.environ.get("PYPROXY_MODE", "standalone")
+        )
     except HelpRequested:
         print_usage(prog, FLAGS)
         sys.exit(EXIT_OK)
@@ -84,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(EXIT_OK)
 
     raise_nofile_limit()
+    if config.hub:
+        run_hub(config)
     try:
         listeners = open_listeners(config)
     except ListenError as e:
@@ -91,6 +114,17 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     for sig in (_signal.SIGINT, _signal.SIGTERM):
         _signal.signal(sig, _exit_now)
     _signal.signal(_signal.SIGUSR1, _signal.SIG_IGN)  # Go ignores it; Python would die
+    if wants_hub(config, pipe):
+        try:
+            hub = handoff.register(config, config.mappings[0], listeners[0])
+        except handoff.HandoffError as e:
+            if sys.stderr is not None:
+                sys.stderr.write(f"shared mode unavailable, serving standalone: {e}\n")
+        else:
+            fallback = [*config.args_for(config.mappings[0]), "-use-listen-fd", "-mode=standalone"]
+            handoff.become_waiter(
+                hub, listeners[0], pipe.hand_over(), [sys.executable, "-m", "proxy", *fallback]
+            )
     pipe.ready()
 
     from proxy.serve import serve  # noqa: PLC0415 - deliberately after readiness (see above)

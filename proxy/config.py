@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 LOOP_NAMES = ("uvloop", "asyncio")
+# auto: shared when a parent waits on fd 3 (dockerd, our engine), standalone in a terminal.
+MODE_NAMES = ("auto", "standalone", "shared")
 RELAY_NAMES = ("splice", "copy")
 DEFAULT_UDP_TIMEOUT = 90.0
 
@@ -43,6 +45,14 @@ FLAGS = (
     flags.Flag("loop", "string", "uvloop", "event loop: uvloop or asyncio"),
     flags.Flag("relay", "string", "splice", "TCP relay: splice (zero-copy) or copy"),
     flags.Flag("udp-timeout", "duration", DEFAULT_UDP_TIMEOUT, "UDP flow idle timeout"),
+    flags.Flag(
+        "mode",
+        "string",
+        "auto",
+        "standalone, shared (hand the port to one hub process per user), or auto "
+        "(shared when started with a readiness pipe); env PYPROXY_MODE",
+    ),
+    flags.Flag("hub", "bool", False, "internal: run the shared hub"),
 )
 
 
@@ -79,13 +89,24 @@ class Mapping(Record):
 class ProxyConfig(Record):
     """Everything the proxy process does, decided from its argv."""
 
-    __slots__ = ("loop", "mappings", "relay", "show_version", "udp_timeout", "use_listen_fd")
+    __slots__ = (
+        "hub",
+        "loop",
+        "mappings",
+        "mode",
+        "relay",
+        "show_version",
+        "udp_timeout",
+        "use_listen_fd",
+    )
     mappings: tuple[Mapping, ...]
     use_listen_fd: bool
     loop: str
     relay: str
     udp_timeout: float
     show_version: bool
+    mode: str
+    hub: bool
 
     def __init__(
         self,
@@ -95,7 +116,9 @@ class ProxyConfig(Record):
         loop: str,
         relay: str,
         udp_timeout: float,
-        show_version: bool,
+        show_version: bool = False,
+        mode: str = "standalone",
+        hub: bool = False,
     ) -> None:
         super().__init__(
             mappings=mappings,
@@ -104,7 +127,19 @@ class ProxyConfig(Record):
             relay=relay,
             udp_timeout=udp_timeout,
             show_version=show_version,
+            mode=mode,
+            hub=hub,
         )
+
+    def args_for(self, mapping: Mapping) -> list[str]:
+        """The argv (without argv[0]) that serves `mapping` alone with these settings."""
+        return [
+            "-proto", mapping.proto,
+            "-host-ip", mapping.host.ip, "-host-port", str(mapping.host.port),
+            "-container-ip", mapping.container.ip,
+            "-container-port", str(mapping.container.port),
+            "-loop", self.loop, "-relay", self.relay, "-udp-timeout", f"{self.udp_timeout!r}s",
+        ]  # fmt: skip
 
 
 def parse_ip(text: str) -> str | None:
@@ -213,8 +248,8 @@ def _number(values: dict[str, flags.Value], name: str) -> int:
     return value
 
 
-def from_args(argv: Sequence[str]) -> ProxyConfig:
-    """Build the config from argv (without argv[0]).
+def from_args(argv: Sequence[str], default_mode: str = "auto") -> ProxyConfig:
+    """Build the config from argv (without argv[0]); `default_mode` is PYPROXY_MODE's value.
 
     Raises FlagError (exit 2, nothing on fd 3) for what Go's flag package rejects, and
     ConfigError (reported on fd 3, exit 1) for flags that parse but cannot be served.
@@ -224,6 +259,8 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
     container_ip = _ip_flag("container-ip", _value(values, "container-ip"), "0.0.0.0")
     loop = _choice("loop", _value(values, "loop"), LOOP_NAMES)
     relay = _choice("relay", _value(values, "relay"), RELAY_NAMES)
+    mode = _value(values, "mode") if "mode" in given else default_mode
+    mode = _choice("mode", mode, MODE_NAMES)
     udp_timeout = values["udp-timeout"]
     assert isinstance(udp_timeout, float)
     if udp_timeout <= 0:
@@ -237,6 +274,8 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
             udp_timeout=udp_timeout,
             show_version=True,
         )
+    if values["hub"]:
+        return ProxyConfig((), use_listen_fd=False, loop=loop, relay=relay, udp_timeout=0, hub=True)
     proto = _value(values, "proto")
     specs = values["map"]
     assert isinstance(specs, list)
@@ -266,5 +305,5 @@ def from_args(argv: Sequence[str]) -> ProxyConfig:
         loop=loop,
         relay=relay,
         udp_timeout=udp_timeout,
-        show_version=False,
+        mode=mode,
     )

@@ -40,6 +40,11 @@ class ReadyPipe:
         """Report a startup failure: `1\\n` and the message, no trailing newline."""
         self._send(FAILED + message.encode("utf-8", "replace"))
 
+    def hand_over(self) -> int | None:
+        """Give the pipe to whoever reports instead (the shared-mode stand-in shell)."""
+        fd, self.fd = self.fd, None
+        return fd
+
     def _send(self, data: bytes) -> None:
         fd, self.fd = self.fd, None
         if fd is None:

@@ -3,6 +3,8 @@
 import random
 import socket
 
+import pytest
+
 from tests.integration.conftest import StartProxy
 from tests.support.echo import TCPEcho, UDPEcho, recv_exactly
 
@@ -26,6 +28,9 @@ def _free_range(count: int) -> int:
             for s in socks:
                 s.close()
     raise AssertionError("no free port range")
+
+
+pytestmark = pytest.mark.parametrize("proxy_mode", ["standalone"])  # -map is one process
 
 
 def test_port_range_and_protocols_in_one_process(start_proxy: StartProxy) -> None:

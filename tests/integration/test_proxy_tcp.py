@@ -9,6 +9,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import free_port
 from tests.integration.conftest import StartProxy
 from tests.support.echo import TCPEcho, recv_all, recv_exactly
@@ -139,6 +141,7 @@ def _fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+@pytest.mark.parametrize("proxy_mode", ["standalone"])  # counts the serving process's fds
 def test_backend_resets_release_everything(start_proxy: StartProxy, relay_name: str) -> None:
     """Backend RSTs (the case uvloop's per-fd poll handles lose) must close both sides."""
     with socket.socket() as srv:

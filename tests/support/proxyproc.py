@@ -117,6 +117,7 @@ class ProxyProcess:
         listen_sock: int | None = None,
         capture_stderr: bool = False,
         with_pipe: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.argv = [binary or pyproxy_path(), *args]
         fds: dict[int, int] = {}
@@ -127,7 +128,7 @@ class ProxyProcess:
         if listen_sock is not None:
             fds[4] = listen_sock
         try:
-            self.proc = spawn(self.argv, fds, capture_stderr=capture_stderr)
+            self.proc = spawn(self.argv, fds, capture_stderr=capture_stderr, env=env)
         finally:
             if with_pipe:
                 os.close(fds[3])

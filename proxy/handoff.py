@@ -1,0 +1,148 @@
+"""Shared mode, the invocation's side: hand the bound listener to the hub, then wait as a shell.
+
+dockerd starts one proxy process per published port and IP family: a 101-port range is 202
+processes. A Python interpreter each would cost tens of megabytes apiece, so in shared mode an
+invocation binds (or adopts) its socket exactly as in standalone mode, passes it over a unix
+socket to one hub process per user and loop, reports `0\\n` once the hub serves it, and then
+execs a few-hundred-kilobyte `/bin/sh` that stands in for the proxy towards dockerd:
+
+- SIGINT or SIGTERM: the shell tells the hub to stop serving the port, waits for the hub's
+  answer (so the port is free when dockerd sees the exit), and exits 0;
+- if the hub dies, its end of the connection closes and the shell execs a standalone pyproxy
+  on the same listening socket, which it kept: one crash never takes the ports down.
+
+Everything here runs before readiness, so it imports only builtin modules (see proxy.record).
+"""
+
+from __future__ import annotations
+
+import _socket
+import fcntl
+import os
+import sys
+import zlib
+
+from proxy import __version__
+from proxy.errors import ProxyError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from proxy.config import Mapping, ProxyConfig
+
+REPLY_TIMEOUT = 5.0
+READY_FD, LISTENER_FD, HUB_FD = 3, 4, 5
+
+# $0 is the name `ps` shows; "$@" is the standalone pyproxy command to fall back on. The shell,
+# not Python, reports readiness, once its trap is set: exec resets signal handlers, and a
+# SIGINT sent in between would otherwise kill it with a non-zero status.
+WAITER_TRAP = f"trap 'echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
+WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
+WAITER_WAIT = f"""\
+read -r _ <&{HUB_FD}
+exec {HUB_FD}<&-
+exec "$@"
+"""
+
+
+class HandoffError(ProxyError):
+    """The hub could not take the mapping; the caller serves it standalone instead."""
+
+
+def hub_address(loop: str) -> bytes:
+    """The hub's abstract unix socket: one per user, loop, installed pyproxy and PYPROXY_HUB.
+
+    Abstract names live in the network namespace, so each namespace gets its own hub.
+    PYPROXY_HUB (in dockerd's environment) gives one daemon a hub of its own.
+    """
+    group = os.environ.get("PYPROXY_HUB", "")
+    tag = f"{os.getuid()}|{loop}|{sys.executable}|{__version__}|{group}".encode()
+    return b"\0pyproxy-hub-%08x" % zlib.crc32(tag)
+
+
+def connect(address: bytes) -> _socket.socket | None:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def start_hub(loop: str) -> None:
+    """Spawn a hub and wait until it listens (it forks away once its socket is bound)."""
+    devnull = os.devnull
+    pid = os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", "proxy", "-hub", "-loop", loop],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+        ],
+        setsid=True,
+    )
+    os.waitpid(pid, 0)
+
+
+def register(config: ProxyConfig, mapping: Mapping, listener: _socket.socket) -> _socket.socket:
+    """Give `listener` to the hub, starting one if needed; return the connection to keep."""
+    address = hub_address(config.loop)
+    hub = connect(address)
+    if hub is None:
+        start_hub(config.loop)
+        hub = connect(address)
+        if hub is None:
+            raise HandoffError("no hub is listening")
+    try:
+        message = ("register " + " ".join(config.args_for(mapping)) + "\n").encode()
+        hub.settimeout(REPLY_TIMEOUT)
+        hub.sendmsg(
+            [message],
+            [
+                (
+                    _socket.SOL_SOCKET,
+                    _socket.SCM_RIGHTS,
+                    listener.fileno().to_bytes(4, sys.byteorder),
+                )
+            ],
+        )
+        reply = hub.recv(4096)
+    except OSError as e:
+        hub.close()
+        raise HandoffError(f"hub: {e}") from None
+    if reply != b"ok\n":
+        hub.close()
+        raise HandoffError(f"hub refused the mapping: {reply.decode(errors='replace').strip()}")
+    return hub
+
+
+def become_waiter(
+    hub: _socket.socket, listener: _socket.socket, ready_fd: int | None, fallback: list[str]
+) -> None:
+    """Exec the stand-in shell: readiness pipe on fd 3, listener on 4, hub connection on 5."""
+    hub.setblocking(True)  # the timeout set O_NONBLOCK, and the shell's `read` needs blocking
+    # Stage everything above the targets first, so placing one cannot clobber another.
+    sources = [(listener.fileno(), LISTENER_FD), (hub.fileno(), HUB_FD)]
+    if ready_fd is not None:
+        sources.append((ready_fd, READY_FD))
+    staged = [(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10), target) for fd, target in sources]
+    for fd, target in staged:
+        os.dup2(fd, target)  # dup2 clears close-on-exec on the target
+        os.close(fd)
+    script = WAITER_TRAP + (WAITER_READY if ready_fd is not None else "") + WAITER_WAIT
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "pyproxy"
+    os.execv("/bin/sh", [argv0, "-c", script, argv0, *fallback])
+
+
+def bind_hub(loop: str) -> _socket.socket | None:
+    """The hub's control socket, or None when another hub already holds the address."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(hub_address(loop))
+        sock.listen(4096)
+    except OSError:
+        sock.close()
+        return None
+    return sock

@@ -1,0 +1,201 @@
+"""Shared mode, the hub's side: one process serving the ports that invocations hand to it.
+
+Each invocation keeps one unix connection to the hub (see proxy.handoff). Its first message
+brings the listener (SCM_RIGHTS) and the mapping as pyproxy flags; the hub answers `ok` once it
+serves the port. `stop` closes the port and its connections before the answer, so dockerd can
+bind it again as soon as the stand-in exits; EOF on the connection (the stand-in was killed)
+closes it as well. The hub leaves after `LINGER` seconds without ports.
+"""
+
+import _socket
+import asyncio
+import os
+import signal
+import socket
+import struct
+from collections.abc import Callable
+
+from proxy import log
+from proxy.base import Proxy
+from proxy.config import from_args
+from proxy.errors import ProxyError
+from proxy.loops import loop_factory
+from proxy.pumps import PUMPS, PumpFactory
+from proxy.reactor import IN, Reactor
+from proxy.serve import new_proxy
+
+LINGER = 10.0
+MAX_FDS = 4
+_UCRED = struct.Struct("3i")
+
+
+class Client:
+    """One invocation's connection and the port it handed over."""
+
+    __slots__ = ("buffer", "conn", "proxy")
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.buffer = b""
+        self.proxy: Proxy | None = None
+
+
+class Hub:
+    """Accepts invocations on the control socket and serves their ports in one reactor."""
+
+    def __init__(
+        self, control: socket.socket, loop: asyncio.AbstractEventLoop, linger: float = LINGER
+    ) -> None:
+        self._control = control
+        self._loop = loop
+        self._reactor = Reactor(loop)
+        self._linger = linger
+        self._pumps: dict[str, PumpFactory] = {}
+        self.clients: dict[int, Client] = {}
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._warn = log.RateLimited()
+
+    def start(self) -> None:
+        self._reactor.watch(self._control.fileno(), IN, self._on_accept)
+        self._arm_idle_timer()
+
+    def close(self) -> None:
+        for client in list(self.clients.values()):
+            self._release(client)
+        self._reactor.forget(self._control.fileno())
+        self._control.close()
+        self._reactor.close()
+
+    def _arm_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = self._loop.call_later(self._linger, self._exit_if_idle)
+
+    def _exit_if_idle(self) -> None:
+        if not self.clients and not self.done.done():
+            self.done.set_result(None)
+
+    def _on_accept(self, events: int) -> None:
+        while True:
+            try:
+                conn, _ = self._control.accept()
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self._warn.warn("accept", f"hub: accept: {e}")
+                return
+            _pid, uid, _gid = _UCRED.unpack(
+                conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+            )
+            if uid != os.getuid():
+                conn.close()  # another user may not make this process proxy for them
+                continue
+            conn.setblocking(False)
+            client = Client(conn)
+            self.clients[conn.fileno()] = client
+            self._reactor.watch(conn.fileno(), IN, client_handler(self, client))
+
+    def on_message(self, client: Client) -> None:
+        try:
+            data, ancdata, _flags, _ = client.conn.recvmsg(4096, socket.CMSG_SPACE(MAX_FDS * 4))
+        except BlockingIOError:
+            return
+        except OSError:
+            data, ancdata = b"", []
+        fds = _received_fds(ancdata)
+        if not data:
+            _close_fds(fds)
+            self._release(client)  # the stand-in is gone: so is its port
+            return
+        client.buffer += data
+        while b"\n" in client.buffer:
+            line, _, client.buffer = client.buffer.partition(b"\n")
+            reply = self._handle(client, line.decode(errors="replace"), fds)
+            fds = []
+            try:
+                client.conn.send(reply.encode())
+            except OSError:
+                self._release(client)
+                return
+        _close_fds(fds)
+
+    def _handle(self, client: Client, line: str, fds: list[int]) -> str:
+        verb, _, rest = line.partition(" ")
+        if verb == "stop":
+            self._stop_serving(client)
+            return "ok\n"
+        if verb != "register" or client.proxy is not None or len(fds) != 1:
+            _close_fds(fds)
+            return f"error unexpected message {verb!r} with {len(fds)} descriptors\n"
+        try:
+            config = from_args(rest.split(), default_mode="standalone")
+            listener = socket.socket(fileno=fds[0])
+            listener.setblocking(False)
+            pumps = self._pumps.get(config.relay) or self._pumps.setdefault(
+                config.relay, PUMPS[config.relay]()
+            )
+            proxy = new_proxy(
+                config.mappings[0], listener, config, self._loop, self._reactor, pumps
+            )
+        except (ProxyError, OSError, IndexError) as e:
+            return f"error {e}\n"
+        proxy.start()
+        client.proxy = proxy
+        return "ok\n"
+
+    def _stop_serving(self, client: Client) -> None:
+        if client.proxy is not None:
+            client.proxy.close()
+            client.proxy = None
+
+    def _release(self, client: Client) -> None:
+        if self.clients.pop(client.conn.fileno(), None) is None:
+            return
+        self._stop_serving(client)
+        self._reactor.forget(client.conn.fileno())
+        client.conn.close()
+        if not self.clients:
+            self._arm_idle_timer()
+
+
+def client_handler(hub: Hub, client: Client) -> Callable[[int], None]:
+    return lambda events: hub.on_message(client)
+
+
+def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    fds: list[int] = []
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(struct.unpack(f"{usable // 4}i", data[:usable]))
+    return fds
+
+
+def _close_fds(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+async def _run(control: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    hub = Hub(control, loop)
+
+    def stop() -> None:
+        if not hub.done.done():
+            hub.done.set_result(None)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    hub.start()
+    await hub.done
+    hub.close()
+
+
+def serve_hub(raw_control: _socket.socket, loop_name: str) -> None:
+    """Run the hub on its bound control socket until it has been idle for LINGER seconds."""
+    log.setup()
+    control = socket.socket(fileno=raw_control.detach())
+    control.setblocking(False)
+    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
+        runner.run(_run(control))

@@ -1,0 +1,131 @@
+"""Shared mode: invocations hand their port to one hub; a dead hub or stand-in loses nothing."""
+
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.support.echo import TCPEcho, recv_exactly
+from tests.support.proxyproc import ProxyProcess, tcp_args
+
+
+def hub_pids(group: str) -> list[int]:
+    """Hubs started for PYPROXY_HUB=group (their environment names the group)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-hub" in cmdline and f"PYPROXY_HUB={group}".encode() in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def served(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+            c.sendall(b"ok?")
+            return recv_exactly(c, 3) == b"ok?"
+    except OSError:
+        return False
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def group(loop_name: str) -> Iterator[str]:
+    """A hub of this test's own, killed at the end."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    yield name
+    for pid in hub_pids(name):
+        os.kill(pid, signal.SIGKILL)
+
+
+def start(group: str, loop: str, port: int, backend: int) -> ProxyProcess:
+    env = {**os.environ, "PYPROXY_HUB": group}
+    args = [*tcp_args("127.0.0.1", port, "127.0.0.1", backend), "-loop", loop, "-mode", "shared"]
+    return ProxyProcess(args, env=env).ready()
+
+
+def test_ports_share_one_hub_and_the_stand_in_is_small(group: str, loop_name: str) -> None:
+    with TCPEcho() as echo:
+        procs = [start(group, loop_name, free_port(), echo.port) for _ in range(5)]
+        try:
+            assert len(hub_pids(group)) == 1
+            for p in procs:
+                status = Path(f"/proc/{p.proc.pid}/status").read_text()
+                assert status.startswith(("Name:\tsh\n", "Name:\tdash\n")), status[:80]
+                rss_kib = int(status.split("VmRSS:")[1].split()[0])
+                assert rss_kib < 4096  # a shell, not a 20 MB interpreter
+            for p in procs:
+                assert p.stop() == 0
+        finally:
+            for p in procs:
+                p.close()
+
+
+def test_killed_stand_in_frees_its_port(group: str, loop_name: str) -> None:
+    with TCPEcho() as echo:
+        port = free_port()
+        p = start(group, loop_name, port, echo.port)
+        assert served(port)
+        os.kill(p.proc.pid, signal.SIGKILL)
+        p.proc.wait(5)
+        assert wait_for(lambda: not served(port), 2.0)
+        with socket.socket() as s:  # dockerd can bind it again
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+
+
+def test_dead_hub_fails_over_to_standalone_on_the_same_socket(group: str, loop_name: str) -> None:
+    with TCPEcho() as echo:
+        ports = [free_port(), free_port()]
+        procs = [start(group, loop_name, port, echo.port) for port in ports]
+        try:
+            assert all(served(port) for port in ports)
+            (hub,) = hub_pids(group)
+            os.kill(hub, signal.SIGKILL)
+            for p, port in zip(procs, ports, strict=True):
+                assert wait_for(partial(served, port), 10.0)
+                assert p.proc.poll() is None  # the same pid dockerd watches, now a pyproxy
+                cmdline = Path(f"/proc/{p.proc.pid}/cmdline").read_bytes()
+                assert b"-mode=standalone" in cmdline
+            assert hub_pids(group) == []
+            for p, port in zip(procs, ports, strict=True):
+                assert p.stop() == 0
+                assert not served(port)
+        finally:
+            for p in procs:
+                p.close()
+
+
+def test_stop_right_after_ready_exits_zero(group: str, loop_name: str) -> None:
+    """dockerd may stop a proxy the moment it reported ready: no window for a bad exit."""
+    with TCPEcho() as echo:
+        for _ in range(10):
+            port = free_port()
+            p = start(group, loop_name, port, echo.port)
+            try:
+                assert p.stop(signal.SIGINT) == 0
+                assert not served(port)
+            finally:
+                p.close()
