@@ -88,10 +88,9 @@ def _fail(pipe: ReadyPipe, message: str) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     pipe = ReadyPipe.inherit()
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "pyproxy"
+    args = sys.argv[1:] if argv is None else argv
     try:
-        config = from_args(
-            sys.argv[1:] if argv is None else argv, os.environ.get("PYPROXY_MODE", "standalone")
-        )
+        config = from_args(args, os.environ.get("PYPROXY_MODE", "auto"))
     except HelpRequested:
         print_usage(prog, FLAGS)
         sys.exit(EXIT_OK)
@@ -121,10 +120,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             if sys.stderr is not None:
                 sys.stderr.write(f"shared mode unavailable, serving standalone: {e}\n")
         else:
-            fallback = [*config.args_for(config.mappings[0]), "-use-listen-fd", "-mode=standalone"]
-            handoff.become_waiter(
-                hub, listeners[0], pipe.hand_over(), [sys.executable, "-m", "proxy", *fallback]
-            )
+            handoff.become_waiter(hub, listeners[0], pipe.hand_over(), list(args))
     pipe.ready()
 
     from proxy.serve import serve  # noqa: PLC0415 - deliberately after readiness (see above)

@@ -32,15 +32,17 @@ if TYPE_CHECKING:
 REPLY_TIMEOUT = 5.0
 READY_FD, LISTENER_FD, HUB_FD = 3, 4, 5
 
-# $0 is the name `ps` shows; "$@" is the standalone pyproxy command to fall back on. The shell,
-# not Python, reports readiness, once its trap is set: exec resets signal handlers, and a
-# SIGINT sent in between would otherwise kill it with a non-zero status.
+# The shell runs as `$0 -c SCRIPT $0 ARGS...` with the invocation's own $0 and arguments, so
+# `ps` shows what dockerd started. The shell, not Python, reports readiness, once its trap is
+# set: exec resets signal handlers, and a SIGINT sent in between would kill it with a non-zero
+# status. Falling back, -use-listen-fd goes first because Go-style parsing stops at the first
+# non-flag word; -mode last so it wins over an explicit one where parsing reaches it.
 WAITER_TRAP = f"trap 'echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
 WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
 WAITER_WAIT = f"""\
 read -r _ <&{HUB_FD}
 exec {HUB_FD}<&-
-exec "$@"
+exec {{python}} -m proxy -use-listen-fd "$@" -mode=standalone
 """
 
 
@@ -118,8 +120,12 @@ def register(config: ProxyConfig, mapping: Mapping, listener: _socket.socket) ->
     return hub
 
 
+def _quote(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
 def become_waiter(
-    hub: _socket.socket, listener: _socket.socket, ready_fd: int | None, fallback: list[str]
+    hub: _socket.socket, listener: _socket.socket, ready_fd: int | None, args: list[str]
 ) -> None:
     """Exec the stand-in shell: readiness pipe on fd 3, listener on 4, hub connection on 5."""
     hub.setblocking(True)  # the timeout set O_NONBLOCK, and the shell's `read` needs blocking
@@ -131,9 +137,13 @@ def become_waiter(
     for fd, target in staged:
         os.dup2(fd, target)  # dup2 clears close-on-exec on the target
         os.close(fd)
-    script = WAITER_TRAP + (WAITER_READY if ready_fd is not None else "") + WAITER_WAIT
+    script = (
+        WAITER_TRAP
+        + (WAITER_READY if ready_fd is not None else "")
+        + WAITER_WAIT.format(python=_quote(sys.executable))
+    )
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "pyproxy"
-    os.execv("/bin/sh", [argv0, "-c", script, argv0, *fallback])
+    os.execv("/bin/sh", [argv0, "-c", script, argv0, *args])
 
 
 def bind_hub(loop: str) -> _socket.socket | None:

@@ -36,3 +36,9 @@ class RateLimited:
         self._last[key] = now
         skipped = self._suppressed.pop(key, 0)
         logger.warning("%s%s", message, f" ({skipped} more suppressed)" if skipped else "")
+
+
+def address_text(address: tuple[object, ...]) -> str:
+    """A socket address in Go's host:port form, as docker-proxy logs it."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"

@@ -57,9 +57,13 @@ def close_pipe(pipe: tuple[int, int]) -> None:
 
 
 class SplicePump:
-    """Zero-copy: socket -> pipe -> socket with splice(2), as Go's io.Copy does on Linux."""
+    """Zero-copy: socket -> pipe -> socket with splice(2), as Go's io.Copy does on Linux.
 
-    __slots__ = ("_dst", "_pending", "_pipe", "_pool", "_src", "chunk")
+    When no pipe can be had (the process is out of descriptors), it copies that chunk through
+    memory instead of failing the connection, as Go falls back to a plain copy.
+    """
+
+    __slots__ = ("_copied", "_dst", "_pending", "_pipe", "_pool", "_src", "chunk")
 
     def __init__(self, src: socket.socket, dst: socket.socket, pool: PipePool) -> None:
         self._src = src.fileno()
@@ -67,11 +71,17 @@ class SplicePump:
         self._pool = pool
         self._pipe: tuple[int, int] | None = None
         self._pending = 0
+        self._copied: memoryview | None = None
         self.chunk = PIPE_SIZE
 
     def fill(self) -> int:
         if self._pipe is None:
-            self._pipe = self._pool.take()
+            try:
+                self._pipe = self._pool.take()
+            except OSError:
+                data = os.read(self._src, COPY_CHUNK)
+                self._copied = memoryview(data)
+                return len(data)
         try:
             n = os.splice(self._src, self._pipe[1], self.chunk, flags=SPLICE_FLAGS)
         except BlockingIOError:
@@ -83,6 +93,12 @@ class SplicePump:
         return n
 
     def flush(self) -> bool:
+        while self._copied is not None:
+            try:
+                sent = os.write(self._dst, self._copied)
+            except BlockingIOError:
+                return False
+            self._copied = self._copied[sent:] if sent < len(self._copied) else None
         pipe = self._pipe
         if pipe is None:
             return True
@@ -96,6 +112,7 @@ class SplicePump:
         return True
 
     def release(self) -> None:
+        self._copied = None
         pipe, self._pipe = self._pipe, None
         if pipe is None:
             return

@@ -12,7 +12,7 @@ import socket
 from typing import Final
 
 from proxy.config import Endpoint
-from proxy.log import RateLimited
+from proxy.log import RateLimited, address_text
 from proxy.pumps import PumpFactory
 from proxy.reactor import IN, OUT, Reactor
 from proxy.relay import Relay
@@ -52,13 +52,14 @@ class StreamProxy:
         self._accepting = False
         self._closed = False
         self._warn = RateLimited()
+        self._front = address_text(listener.getsockname())
         # A descriptor held in reserve: when accept fails for lack of fds, releasing it lets us
         # accept and close the waiting client (it is refused, not left hanging in the backlog).
         self._spare: int | None = _open_spare()
 
     def __repr__(self) -> str:
         return (
-            f"<StreamProxy {self._proto} {self._listener.getsockname()} -> {self._backend} "
+            f"<StreamProxy {self._proto} {self._front} -> {self._backend} "
             f"relays={len(self.relays)} dialing={len(self._dialing)}>"
         )
 
@@ -112,8 +113,7 @@ class StreamProxy:
     def _refuse(self, error: OSError) -> None:
         self._warn.warn(
             "fds",
-            f"Refusing connections on {self._proto}/{self._listener.getsockname()}: "
-            f"accept4: {error.strerror}",
+            f"Refusing connections on {self._proto}/{self._front}: accept4: {error.strerror}",
         )
         if self._spare is not None:
             os.close(self._spare)

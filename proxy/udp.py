@@ -19,7 +19,7 @@ from typing import Final
 
 from proxy.config import Endpoint
 from proxy.listen import IP_PKTINFO
-from proxy.log import RateLimited
+from proxy.log import RateLimited, address_text
 from proxy.reactor import IN, Reactor
 
 BUFSIZE: Final = 65536  # larger than any UDP payload (65507 over IPv4, 65527 over IPv6)
@@ -78,11 +78,10 @@ class UDPProxy:
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
         self._warn = RateLimited()
+        self._front = address_text(listener.getsockname())
 
     def __repr__(self) -> str:
-        return (
-            f"<UDPProxy {self._listener.getsockname()} -> {self._backend} flows={len(self.flows)}>"
-        )
+        return f"<UDPProxy {self._front} -> {self._backend} flows={len(self.flows)}>"
 
     def start(self) -> None:
         self._reactor.watch(self._lfd, IN, self._on_datagram)
@@ -123,7 +122,7 @@ class UDPProxy:
                 return
             except OSError as e:
                 # A UDP listener has no connection to lose: log and keep serving.
-                self._warn.warn("recv", f"udp/{self._listener.getsockname()}: recvmsg: {e}")
+                self._warn.warn("recv", f"udp/{self._front}: recvmsg: {e}")
                 return
             if flags & socket.MSG_TRUNC:
                 self._warn.warn("trunc", f"dropped a datagram larger than {BUFSIZE} bytes")

@@ -1,11 +1,13 @@
 """The process contract with dockerd: flags, fd 3, fd 4, exit codes, signals (spec section 10)."""
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from tests.conftest import free_port, require_binary
 from tests.integration.conftest import StartProxy
 from tests.support.echo import TCPEcho, recv_exactly
-from tests.support.proxyproc import ProxyProcess, pyproxy_path, tcp_args
+from tests.support.proxyproc import ProxyProcess, kill_hubs, pyproxy_path, tcp_args
 
 
 def roundtrip(port: int, payload: bytes = b"ping", host: str = "127.0.0.1") -> bytes:
@@ -78,28 +80,49 @@ def test_4_ready_only_once_listening(start_proxy: StartProxy) -> None:
         assert roundtrip(port) == b"ping"
 
 
-def test_4_ready_is_a_single_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["standalone", "shared"])
+def test_4_ready_is_a_single_write(tmp_path: Path, mode: str) -> None:
     """dockerd reads 2 bytes once: strace must show one write(3, "0\\n", 2)."""
     strace = require_binary("strace")
     trace = tmp_path / "trace"
-    with TCPEcho() as echo:
-        port = free_port()
-        args = tcp_args("127.0.0.1", port, "127.0.0.1", echo.port)
-        p = ProxyProcess(
-            ["-f", "-o", str(trace), "-e", "trace=write", pyproxy_path(), *args], binary=strace
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PYPROXY_HUB": group}
+    with contextlib.ExitStack() as stack:
+        echo = stack.enter_context(TCPEcho())
+        stack.callback(kill_hubs, group)
+        if mode == "shared":  # start the hub outside strace, which would wait for it to exit
+            warm = stack.enter_context(
+                ProxyProcess(
+                    [*tcp_args("127.0.0.1", free_port(), "127.0.0.1", echo.port), "-mode", mode],
+                    env=env,
+                )
+            )
+            warm.ready()
+        args = [*tcp_args("127.0.0.1", free_port(), "127.0.0.1", echo.port), "-mode", mode]
+        p = stack.enter_context(
+            ProxyProcess(
+                ["-f", "-o", str(trace), "-e", "trace=write", pyproxy_path(), *args],
+                binary=strace,
+                env=env,
+            )
         )
-        try:
-            # strace itself keeps fd 3 open, so read the report without waiting for EOF.
-            assert p.read_report(2) == b"0\n"
-            pid = p.proc.pid
-            (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            os.kill(int(child), signal.SIGINT)  # strace exits when its tracee does
-            assert p.proc.wait(5) == 0
-        finally:
-            p.close()
-    writes = [ln for ln in trace.read_text().splitlines() if "write(3," in ln]
-    assert len(writes) == 1, writes
-    assert re.search(r'write\(3, "0\\n", 2\)\s+= 2', writes[0]), writes
+        # strace itself keeps fd 3 open, so read the report without waiting for EOF.
+        assert p.read_report(2) == b"0\n"
+        pid = p.proc.pid
+        (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        stack.callback(kill_quietly, int(child))  # strace's tracee outlives a killed strace
+        os.kill(int(child), signal.SIGINT)  # strace exits when its tracee does
+        assert p.proc.wait(5) == 0
+    # Standalone writes on fd 3; the shared-mode shell writes `printf >&3`, i.e. on its fd 1.
+    writes = [ln for ln in trace.read_text().splitlines() if re.search(r"write\([13], ", ln)]
+    ready = [ln for ln in writes if '"0\\n' in ln]
+    assert len(ready) == 1, writes
+    assert re.search(r'write\([13], "0\\n", 2\)\s+= 2', ready[0]), ready
+
+
+def kill_quietly(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_5_bind_conflict(start_proxy: StartProxy) -> None:

@@ -13,23 +13,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support.echo import TCPEcho, recv_exactly
-from tests.support.proxyproc import ProxyProcess, tcp_args
-
-
-def hub_pids(group: str) -> list[int]:
-    """Hubs started for PYPROXY_HUB=group (their environment names the group)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"-hub" in cmdline and f"PYPROXY_HUB={group}".encode() in environ:
-            pids.append(int(entry.name))
-    return pids
+from tests.support.proxyproc import ProxyProcess, hub_pids, kill_hubs, tcp_args
 
 
 def served(port: int) -> bool:
@@ -55,8 +39,7 @@ def group(loop_name: str) -> Iterator[str]:
     """A hub of this test's own, killed at the end."""
     name = f"test-{uuid.uuid4().hex[:8]}"
     yield name
-    for pid in hub_pids(name):
-        os.kill(pid, signal.SIGKILL)
+    kill_hubs(name)
 
 
 def start(group: str, loop: str, port: int, backend: int) -> ProxyProcess:

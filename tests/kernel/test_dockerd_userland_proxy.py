@@ -37,8 +37,9 @@ class Image:
     page: bytes
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["auto", "standalone"])
 def host(request: pytest.FixtureRequest) -> dk.DockerHost:
+    """A private dockerd whose proxies run in the given PYPROXY_MODE (auto means shared there)."""
     require_root()
     for name in ("ip", "nft", "iptables-save", "umount", "containerd", "runc"):
         require_binary(name)
@@ -49,7 +50,7 @@ def host(request: pytest.FixtureRequest) -> dk.DockerHost:
         docker_bin = DEBIAN_DOCKER_CLI
     require(Path(dk.pyproxy_path()).is_file(), "pyproxy is not installed: run ./scripts/setup")
 
-    daemon = dk.DockerHost(dockerd_bin=dockerd_bin, docker_bin=docker_bin)
+    daemon = dk.DockerHost(dockerd_bin=dockerd_bin, docker_bin=docker_bin, proxy_mode=request.param)
 
     def finalize() -> None:
         problems = daemon.teardown()  # idempotent: the last test may have run it already
@@ -124,19 +125,28 @@ def proxies_for(host: dk.DockerHost, port: int) -> dict[str, tuple[dk.Proc, dict
 
 
 def assert_dockerd_argv(proc: dk.Proc, host: dk.DockerHost, host_ip: str, port: int, ip: str):
-    """Exactly the argv of spec section 6, after the interpreter running the console script."""
-    script = proc.argv.index(host.proxy)
+    """Exactly the argv of spec section 6, after the (last) pyproxy path: in shared mode the
+    stand-in shell runs as `pyproxy -c SCRIPT pyproxy ARGS...`."""
+    script = len(proc.argv) - 1 - proc.argv[::-1].index(host.proxy)
     assert list(proc.argv[script + 1 :]) == [
         "-proto", "tcp", "-host-ip", host_ip, "-host-port", str(port),
         "-container-ip", ip, "-container-port", str(CONTAINER_PORT),
     ], proc.argv  # fmt: skip
 
 
-def assert_listener_owned_by(host_ip: str, port: int, pid: int) -> None:
+def assert_listener_owned_by(host: dk.DockerHost, host_ip: str, port: int, pid: int) -> None:
+    """The listener is pyproxy's: the process dockerd started and, in shared mode (the default
+    under dockerd), the hub it handed the socket to."""
     inodes = dk.listening_inodes(host_ip, port)
     assert len(inodes) == 1, f"expected one listener on {host_ip}:{port}, found {inodes}"
     owners = dk.socket_owners(inodes.pop())
-    assert owners == {pid}, f"{host_ip}:{port} is held by {owners}, not pyproxy {pid}"
+    hubs = {p.pid for p in host.hubs()}
+    assert pid in owners, f"{host_ip}:{port} is held by {owners}, not pyproxy {pid}"
+    if host.proxy_mode == "standalone":
+        assert owners == {pid}, f"{host_ip}:{port} is held by {owners}, not only {pid}"
+    else:  # auto: a readiness pipe on fd 3 means dockerd, so the port went to the hub
+        assert len(hubs) == 1, f"no shared-mode hub for dockerd's proxies: {hubs}"
+        assert owners == {pid} | hubs, f"{host_ip}:{port} is held by {owners}: {pid} + {hubs}"
 
 
 def assert_gone(host: dk.DockerHost, procs: list[dk.Proc], port: int) -> None:
@@ -177,7 +187,7 @@ def test_publish_with_host_ip_is_served_by_pyproxy(
     assert list(proxies) == ["127.0.0.1"], proxies
     proc, _ = proxies["127.0.0.1"]
     assert_dockerd_argv(proc, host, "127.0.0.1", port, ip)
-    assert_listener_owned_by("127.0.0.1", port, proc.pid)
+    assert_listener_owned_by(host, "127.0.0.1", port, proc.pid)
     # With the userland proxy on, dockerd's NAT rules skip 127.0.0.0/8, so the only way in is
     # pyproxy dialling the container from the host side: httpd logs the bridge gateway as peer.
     deadline = time.monotonic() + 5
@@ -204,7 +214,7 @@ def test_publish_without_host_ip_starts_v4_and_v6_pyproxies(
     for host_ip, (proc, _) in proxies.items():
         # The `::` one is aimed at the container's IPv4 address (6-to-4 proxying).
         assert_dockerd_argv(proc, host, host_ip, port, ip)
-        assert_listener_owned_by(host_ip, port, proc.pid)
+        assert_listener_owned_by(host, host_ip, port, proc.pid)
 
     host.docker("rm", "-f", cid)
     assert_gone(host, [proc for proc, _ in proxies.values()], port)

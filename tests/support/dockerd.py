@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tests.support.proxyproc import hub_pids
+
 BRIDGE = "ppdk-test0"
 GATEWAY = "10.213.7.1"
 SUBNET = ipaddress.ip_network("10.213.7.0/24")
@@ -159,10 +161,15 @@ def kill_and_reap(procs: Iterable[Proc], sig: int, timeout: float) -> list[Proc]
 
 
 def proxy_args(proc: Proc, path: str) -> dict[str, str] | None:
-    """`-flag value` pairs after the pyproxy script in argv, or None if it is not pyproxy."""
+    """`-flag value` pairs after the pyproxy script in argv, or None if it is not pyproxy.
+
+    In shared mode the process dockerd started is a shell whose argv is `path -c SCRIPT path
+    ARGS...`: the arguments follow the last occurrence of the path.
+    """
     if path not in proc.argv:
         return None
-    args = proc.argv[proc.argv.index(path) + 1 :]
+    last = len(proc.argv) - 1 - proc.argv[::-1].index(path)
+    args = proc.argv[last + 1 :]
     return {args[i].lstrip("-"): args[i + 1] for i in range(0, len(args) - 1, 2)}
 
 
@@ -426,6 +433,7 @@ class DockerHost:
     dockerd_bin: str
     docker_bin: str
     proxy: str = field(default_factory=pyproxy_path)
+    proxy_mode: str = "auto"  # PYPROXY_MODE for dockerd's proxies (auto = shared under dockerd)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ppdk-", dir="/tmp")))
     cgroup_parent: str = field(default_factory=lambda: f"pyplumb-dockerd-{os.getpid()}")
     before: HostState | None = None
@@ -452,6 +460,8 @@ class DockerHost:
         env = dict(os.environ)
         env["PATH"] = search_path()
         env["DOCKER_CONFIG"] = str(self.root / "cli")  # the CLI must not touch ~/.docker
+        env["PYPROXY_HUB"] = self.hub_group  # dockerd's proxies get a shared-mode hub of ours
+        env["PYPROXY_MODE"] = self.proxy_mode
         env.pop("DOCKER_HOST", None)
         env.pop("DOCKER_CONTEXT", None)
         return env
@@ -561,6 +571,7 @@ class DockerHost:
             args = proxy_args(p, self.proxy)
             if args and args.get("container-ip", "") and _in_subnet(args["container-ip"]):
                 roots.add(p.pid)
+        roots.update(hub_pids(self.hub_group))
         pids = descendants(roots, procs)
         return [p for p in procs if p.pid in pids and p.state not in "ZX"]
 
@@ -574,6 +585,14 @@ class DockerHost:
     def children(self) -> list[Proc]:
         assert self.proc is not None
         return [p for p in self.track() if p.ppid == self.proc.pid]
+
+    @property
+    def hub_group(self) -> str:
+        return f"dockerd-test-{self.root.name}"
+
+    def hubs(self) -> list[Proc]:
+        """The shared-mode pyproxy hub serving this dockerd's ports (at most one)."""
+        return [p for pid in hub_pids(self.hub_group) if (p := read_proc(pid)) is not None]
 
     def proxies(self) -> list[tuple[Proc, dict[str, str]]]:
         """dockerd's pyproxy children with their parsed flags."""
@@ -603,6 +622,7 @@ class DockerHost:
 
         step("removing containers", self._remove_containers)
         step("stopping dockerd", self._stop_dockerd)
+        step("stopping the pyproxy hub", self._stop_hub)
         step("killing leftovers", self._kill_leftovers)
         step("unmounting", self._unmount)
         step("deleting the bridge", self._delete_bridge)
@@ -647,6 +667,11 @@ class DockerHost:
         if self.proc.returncode not in (0, -signal.SIGTERM):
             notes.append(f"dockerd exited {self.proc.returncode}:\n{self.log_tail(15)}")
         return notes
+
+    def _stop_hub(self) -> None:
+        # The hub lingers a few seconds after its last port by design; with dockerd gone it
+        # has nothing left to serve.
+        kill_and_reap(self.hubs(), signal.SIGTERM, 5)
 
     def _kill_leftovers(self) -> list[str]:
         deadline = time.monotonic() + 5  # give proxies/shims a moment to exit on their own

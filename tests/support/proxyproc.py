@@ -203,3 +203,27 @@ def udp_args(host_ip: str, host_port: int, ctr_ip: str, ctr_port: int) -> list[s
     args = tcp_args(host_ip, host_port, ctr_ip, ctr_port)
     args[1] = "udp"
     return args
+
+
+def hub_pids(group: str) -> list[int]:
+    """Shared-mode hubs started with PYPROXY_HUB=group (their environment names the group)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-hub" in cmdline and f"PYPROXY_HUB={group}".encode() in environ:
+            pids.append(int(entry.name))
+    return pids
+
+
+def kill_hubs(group: str) -> None:
+    for pid in hub_pids(group):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
