@@ -23,6 +23,7 @@ from proxy.pumps import PumpFactory
 from proxy.reactor import ERR, HUP, IN, OUT, Reactor
 
 READING, WRITING, DONE = 0, 1, 2
+READABLE, WRITABLE = IN | ERR | HUP, OUT | ERR | HUP
 # Reads per readiness event before yielding to other connections.
 BATCH = 8
 CLIENT, BACKEND = 0, 1
@@ -93,8 +94,10 @@ class Relay:
         "_on_closed",
         "_reactor",
         "closed",
+        "connected",
         "directions",
         "half_close",
+        "on_dial_failed",
         "socks",
     )
 
@@ -107,8 +110,11 @@ class Relay:
         on_closed: Callable[["Relay"], None],
         *,
         half_close: bool = True,
+        connected: bool = True,
     ) -> None:
         self._reactor = reactor
+        self.connected = connected  # False while the backend's non-blocking connect is pending
+        self.on_dial_failed: Callable[[int], None] | None = None
         self.socks = (client, backend)
         self._on_closed = on_closed
         self.half_close = half_close
@@ -130,33 +136,55 @@ class Relay:
         self._on_event(BACKEND, events)
 
     def _on_event(self, side: int, events: int) -> None:
+        if side == BACKEND and not self.connected and not self._check_connect(events):
+            return
         try:
+            changed = False
             for d in self.directions:
-                if d.state == READING and d.src == side and events & (IN | ERR | HUP):
-                    self._after(d, d.read())
-                elif d.state == WRITING and d.dst == side and events & (OUT | ERR | HUP):
-                    self._after(d, d.write())
-                if self.closed:
-                    return
-            self._update_masks()
+                state = d.state
+                if state == READING and d.src == side and events & READABLE:
+                    d.read()
+                elif state == WRITING and d.dst == side and events & WRITABLE:
+                    d.write()
+                else:
+                    continue
+                if d.state != state:
+                    changed = True
+                    if d.state == DONE:
+                        self._direction_done()
+                        if self.closed:
+                            return
+            if changed:  # most events move bytes and change nothing: no epoll_ctl then
+                self._update_masks()
         except Exception as e:  # a bug must cost one connection, never the process
             _errors.warn("relay", f"relay error, closing the connection: {e!r}")
             self.close()
 
-    def _after(self, direction: Direction, error: OSError | None) -> None:
-        if direction.state != DONE:
+    def _check_connect(self, events: int) -> bool:
+        """The first backend event tells whether its connect succeeded; False if it failed."""
+        if events & (ERR | HUP):
+            err = self.socks[BACKEND].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                if self.on_dial_failed is not None:
+                    self.on_dial_failed(err)
+                self.close()  # the client reads EOF, as when docker-proxy's dial fails
+                return False
+        self.connected = True
+        return True
+
+    def _direction_done(self) -> None:
+        directions = self.directions
+        if not self.half_close or (directions[0].state == DONE and directions[1].state == DONE):
+            self.close()  # closing sends the FINs: no shutdown calls needed
             return
-        if not self.half_close:
-            self.close()
-            return
-        src, dst = self.socks[direction.src], self.socks[direction.dst]
-        for sock, how in ((src, socket.SHUT_RD), (dst, socket.SHUT_WR)):
-            try:
-                sock.shutdown(how)
-            except OSError:
-                pass  # already reset or disconnected: the other direction will notice
-        if all(d.state == DONE for d in self.directions):
-            self.close()
+        # Pass the EOF on (a client's RST becomes a FIN at the backend, as with docker-proxy).
+        # docker-proxy also shuts down reading on the source; on Linux that changes nothing the
+        # peer can see, so that syscall is saved.
+        done = directions[0] if directions[0].state == DONE else directions[1]
+        try:
+            self.socks[done.dst].shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # already reset or disconnected: the other direction will notice
 
     def _update_masks(self) -> None:
         for side in (CLIENT, BACKEND):
@@ -178,6 +206,8 @@ class Relay:
         for d in self.directions:
             d.end()
         for sock in self.socks:
-            self._reactor.forget(sock.fileno())  # before close: the fd number will be reused
+            # Before close, as the fd number will be reused; both sockets are this process's
+            # own (accepted or dialled here), so the close itself leaves the epoll set.
+            self._reactor.forget(sock.fileno(), closing_sole_copy=True)
             sock.close()
         self._on_closed(self)

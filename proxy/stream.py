@@ -14,11 +14,10 @@ from typing import Final
 from proxy.config import Endpoint
 from proxy.log import RateLimited, address_text
 from proxy.pumps import PumpFactory
-from proxy.reactor import IN, OUT, Reactor
+from proxy.reactor import IN, Reactor
 from proxy.relay import Relay
 
 ACCEPT_BATCH: Final = 32
-KEEPALIVE_SECONDS: Final = 15
 OUT_OF_FDS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # How long to stop accepting when even the spare descriptor cannot be had back.
 ACCEPT_PAUSE: Final = 0.05
@@ -47,7 +46,6 @@ class StreamProxy:
         self._proto = proto
         self._ipproto = socket.IPPROTO_SCTP if proto == "sctp" else socket.IPPROTO_TCP
         self._half_close = proto == "tcp"  # docker-proxy's SCTP relay never half-closes
-        self._dialing: dict[int, tuple[socket.socket, socket.socket]] = {}
         self.relays: set[Relay] = set()
         self._accepting = False
         self._closed = False
@@ -60,7 +58,7 @@ class StreamProxy:
     def __repr__(self) -> str:
         return (
             f"<StreamProxy {self._proto} {self._front} -> {self._backend} "
-            f"relays={len(self.relays)} dialing={len(self._dialing)}>"
+            f"relays={len(self.relays)}>"
         )
 
     def start(self) -> None:
@@ -73,11 +71,6 @@ class StreamProxy:
         self._closed = True
         self._pause_accepting()
         self._listener.close()
-        for client, backend in self._dialing.values():
-            self._reactor.forget(backend.fileno())
-            client.close()
-            backend.close()
-        self._dialing.clear()
         for relay in list(self.relays):
             relay.close()
         if self._spare is not None:
@@ -130,12 +123,7 @@ class StreamProxy:
     def _dial(self, client: socket.socket) -> None:
         backend = None
         try:
-            client.setblocking(False)
-            if self._proto == "tcp":
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_SECONDS)
-                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_SECONDS)
+            client.setblocking(False)  # TCP options come from the listener (proxy.listen)
             backend = socket.socket(
                 self._backend.family,
                 socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
@@ -147,48 +135,39 @@ class StreamProxy:
         except OSError as e:
             self._dial_failed(client, backend, e.errno or errno.EIO)
             return
-        if err == 0:
-            self._relay(client, backend)
-        elif err == errno.EINPROGRESS:
-            fd = backend.fileno()
-            self._dialing[fd] = (client, backend)
-            self._reactor.watch(fd, OUT, lambda events: self._on_connected(fd))
-        else:
+        if err not in (0, errno.EINPROGRESS):
             self._dial_failed(client, backend, err)
-
-    def _on_connected(self, fd: int) -> None:
-        pair = self._dialing.pop(fd, None)
-        if pair is None:
-            return  # a stale event for a reused descriptor
-        client, backend = pair
-        err = backend.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            self._dial_failed(client, backend, err)
-        else:
-            self._relay(client, backend)
-
-    def _dial_failed(self, client: socket.socket, backend: socket.socket | None, err: int) -> None:
-        self._warn.warn(
-            "dial",
-            f"Can't forward traffic to backend {self._proto}/{self._backend}: "
-            f"dial {self._proto} {self._backend}: {os.strerror(err).lower()}",
-        )
-        if backend is not None:
-            self._reactor.forget(backend.fileno())
-            backend.close()
-        client.close()  # a normal close: the client reads EOF, as with docker-proxy
-
-    def _relay(self, client: socket.socket, backend: socket.socket) -> None:
+            return
+        # Relay at once: bytes for a backend still connecting wait in the pump, and a connect
+        # that fails surfaces as an error event on the backend (Relay.on_dial_failed).
         relay = Relay(
             self._reactor,
             client,
             backend,
             self._pumps,
-            self.relays.discard,
+            self._relay_closed,
             half_close=self._half_close,
+            connected=err == 0,
         )
+        relay.on_dial_failed = self._log_dial_failure
         self.relays.add(relay)
         relay.start()
+
+    def _relay_closed(self, relay: Relay) -> None:
+        self.relays.discard(relay)
+
+    def _log_dial_failure(self, err: int) -> None:
+        self._warn.warn(
+            "dial",
+            f"Can't forward traffic to backend {self._proto}/{self._backend}: "
+            f"dial {self._proto} {self._backend}: {os.strerror(err).lower()}",
+        )
+
+    def _dial_failed(self, client: socket.socket, backend: socket.socket | None, err: int) -> None:
+        self._log_dial_failure(err)
+        if backend is not None:
+            backend.close()
+        client.close()  # a normal close: the client reads EOF, as with docker-proxy
 
 
 def _open_spare() -> int | None:
