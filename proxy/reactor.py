@@ -49,7 +49,12 @@ class Reactor:
                 self.forget(fd)
             return
         if current is None:
-            self._epoll.register(fd, mask)
+            try:
+                self._epoll.register(fd, mask)
+            except FileExistsError:
+                # A stale entry for a reused fd number whose socket lives on elsewhere: a
+                # forget(closing_sole_copy=True) used where it did not hold. Take it over.
+                self._epoll.modify(fd, mask)
         elif current != mask:
             self._epoll.modify(fd, mask)
         self._masks[fd] = mask

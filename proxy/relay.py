@@ -42,35 +42,32 @@ class Direction:
         self.pump = pump
         self.state = READING
 
-    def read(self) -> OSError | None:
-        """Move what is readable; return the error that ended the direction, if any."""
+    def read(self) -> None:
+        """Move what is readable; EOF or a socket error (a reset, say) ends the direction."""
         pump = self.pump
         try:
             for _ in range(BATCH):
                 n = pump.fill()
                 if n == 0:
                     self.end()
-                    return None
+                    return
                 if not pump.flush():
                     self.state = WRITING
-                    return None
+                    return
                 if n < pump.chunk:
-                    return None  # most likely drained; epoll says when it is not
+                    return  # most likely drained; epoll says when it is not
         except BlockingIOError:
-            return None
-        except OSError as e:
+            return
+        except OSError:
             self.end()
-            return e
-        return None
 
-    def write(self) -> OSError | None:
+    def write(self) -> None:
+        """Drain what the destination refused before; back to READING once it took it all."""
         try:
             if self.pump.flush():
                 self.state = READING
-        except OSError as e:
+        except OSError:
             self.end()
-            return e
-        return None
 
     def end(self) -> None:
         """Release the pump; idempotent."""
@@ -82,10 +79,12 @@ class Direction:
 class Relay:
     """A client socket and a backend socket joined both ways.
 
-    With `half_close` (TCP), the end of one direction shuts down reading on its source and
-    writing on its destination, as docker-proxy does, so a client's SHUT_WR reaches the backend
-    as EOF while the reply still flows back; the sockets close when both directions are done.
-    Without it (SCTP), the first direction to end closes both.
+    With `half_close` (TCP), the end of one direction shuts down writing on its destination, as
+    docker-proxy does, so a client's SHUT_WR reaches the backend as EOF while the reply still
+    flows back; the sockets close when both directions are done. Without it (SCTP), the first
+    direction to end closes both. The backend may still be connecting when the relay starts:
+    its first event says whether the connect failed (`on_dial_failed`, then the client reads
+    EOF, as when docker-proxy's dial fails).
     """
 
     __slots__ = (
