@@ -22,7 +22,7 @@ def _color(target: str) -> str:
 
 FAMILIES = {
     "throughput": "Throughput",
-    "cpu": "Proxy CPU per GB moved",
+    "cpu": "Proxy CPU cost (per GB moved, per request)",
     "latency": "Ping-pong round trip",
     "rate": "Request and connection rates",
     "memory": "Memory (PSS)",
