@@ -23,6 +23,8 @@ import pytest
 
 from tests.conftest import free_port, require, require_binary, require_root
 from tests.support import dockerd as dk
+from tests.support.hoststate import links
+from tests.support.procs import Proc, listening_inodes, socket_owners
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -114,7 +116,7 @@ def fetch(url: str, timeout: float = 15.0) -> bytes:
             time.sleep(0.1)
 
 
-def proxies_for(host: dk.DockerHost, port: int) -> dict[str, tuple[dk.Proc, dict[str, str]]]:
+def proxies_for(host: dk.DockerHost, port: int) -> dict[str, tuple[Proc, dict[str, str]]]:
     """dockerd's pyproxy children for host port `port`, by -host-ip."""
     found = {}
     for proc, args in host.proxies():
@@ -124,7 +126,7 @@ def proxies_for(host: dk.DockerHost, port: int) -> dict[str, tuple[dk.Proc, dict
     return found
 
 
-def assert_dockerd_argv(proc: dk.Proc, host: dk.DockerHost, host_ip: str, port: int, ip: str):
+def assert_dockerd_argv(proc: Proc, host: dk.DockerHost, host_ip: str, port: int, ip: str):
     """Exactly the argv of spec section 6, after the (last) pyproxy path: in shared mode the
     stand-in shell runs as `pyproxy -c SCRIPT pyproxy ARGS...`."""
     script = len(proc.argv) - 1 - proc.argv[::-1].index(host.proxy)
@@ -137,9 +139,9 @@ def assert_dockerd_argv(proc: dk.Proc, host: dk.DockerHost, host_ip: str, port: 
 def assert_listener_owned_by(host: dk.DockerHost, host_ip: str, port: int, pid: int) -> None:
     """The listener is pyproxy's: the process dockerd started and, in shared mode (the default
     under dockerd), the hub it handed the socket to."""
-    inodes = dk.listening_inodes(host_ip, port)
+    inodes = listening_inodes(host_ip, port)
     assert len(inodes) == 1, f"expected one listener on {host_ip}:{port}, found {inodes}"
-    owners = dk.socket_owners(inodes.pop())
+    owners = socket_owners(inodes.pop())
     hubs = {p.pid for p in host.hubs()}
     assert pid in owners, f"{host_ip}:{port} is held by {owners}, not pyproxy {pid}"
     if host.proxy_mode == "standalone":
@@ -149,7 +151,7 @@ def assert_listener_owned_by(host: dk.DockerHost, host_ip: str, port: int, pid: 
         assert owners == {pid} | hubs, f"{host_ip}:{port} is held by {owners}: {pid} + {hubs}"
 
 
-def assert_gone(host: dk.DockerHost, procs: list[dk.Proc], port: int) -> None:
+def assert_gone(host: dk.DockerHost, procs: list[Proc], port: int) -> None:
     """After `docker rm -f`, dockerd has SIGINT'd and reaped its proxies and the port is free."""
     deadline = time.monotonic() + 10
     while any(p.alive() for p in procs) and time.monotonic() < deadline:
@@ -229,5 +231,5 @@ def test_teardown_restores_the_host(host: dk.DockerHost) -> None:
     assert not problems, "\n".join([*problems, "--- dockerd log:", host.log_tail()])
     assert host.proc.returncode == 0, f"dockerd exited {host.proc.returncode} on SIGTERM"
     assert not [str(p) for p in seen if p.alive()]
-    assert dk.BRIDGE not in dk.links()
+    assert dk.BRIDGE not in links()
     assert not host.root.exists()

@@ -1,18 +1,16 @@
 """A private dockerd for tests, and an exact undo of everything it does to the host.
 
-`DockerHost` snapshots the host (links, nftables tables, forwarding sysctls, the few paths that
-dockerd and containerd create outside their roots), then creates its own bridge and starts its own
-dockerd with its own data/exec roots, socket, pidfile, key, cgroup parent and containerd (which
-dockerd spawns itself when `--containerd` is not given). `teardown()` is idempotent and undoes it
-all: containers, processes (by pid), mounts, the bridge, iptables-nft tables, sysctls, cgroups,
-directories. It returns what it could not put back, so a test can assert that the list is empty.
+`DockerHost` snapshots the host (see `tests.support.hoststate`), then creates its own bridge and
+starts its own dockerd with its own data/exec roots, socket, pidfile, key, cgroup parent and
+containerd (which dockerd spawns itself when `--containerd` is not given). `teardown()` is
+idempotent and undoes it all: containers, processes (by pid, see `tests.support.procs`), mounts,
+the bridge, iptables-nft tables, sysctls, cgroups, directories. It returns what it could not put
+back, so a test can assert that the list is empty.
 
-Only the iptables-nft tables dockerd can create (`XTABLES`) are ever restored or deleted; any other
-difference in the ruleset is reported, never "fixed", so a concurrent user of the host is not
-clobbered.
+Also here: the busybox rootfs that the tests import as an image (no registry), and the ports and
+argv parsing that tests of dockerd's userland proxy need.
 """
 
-import contextlib
 import ctypes
 import io
 import ipaddress
@@ -26,51 +24,31 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tests.support.hoststate import (
+    WATCHED_PATHS,
+    HostState,
+    cgroup_mounts,
+    compare,
+    links,
+    mounts_under,
+    restore_firewall,
+    restore_sysctls,
+    run,
+    search_path,
+)
+from tests.support.procs import Proc, all_procs, descendants, kill_and_reap, read_proc
 from tests.support.proxyproc import hub_pids
 
 BRIDGE = "ppdk-test0"
 GATEWAY = "10.213.7.1"
 SUBNET = ipaddress.ip_network("10.213.7.0/24")
 
-XTABLES = frozenset(
-    (family, name)
-    for family in ("ip", "ip6")
-    for name in ("filter", "nat", "mangle", "raw", "security")
-)
-SYSCTL_FILES = ("net/ipv4/ip_forward",)
-SYSCTL_DIRS = (
-    "net/ipv4/conf/all",
-    "net/ipv4/conf/default",
-    "net/ipv6/conf/all",
-    "net/ipv6/conf/default",
-    "net/bridge",
-)
-# Created by dockerd/containerd/the CLI at fixed places, whatever roots they are given.
-WATCHED_PATHS = (
-    "/etc/docker/key.json",
-    "/run/docker/plugins",
-    "/run/docker",
-    "/run/containerd/s",
-    "/run/containerd",
-    "/var/lib/docker",
-    "/var/lib/containerd",
-    os.path.expanduser("~/.docker"),
-)
 PR_SET_PDEATHSIG = 1
-TABLE_CMDS = {
-    "ip": ("iptables-save", "iptables-restore"),
-    "ip6": ("ip6tables-save", "ip6tables-restore"),
-}
-
-
-def search_path() -> str:
-    """$PATH plus the sbin directories (ip, nft, iptables-save, runc live there)."""
-    return f"{os.environ.get('PATH', '')}:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
 
 
 def pyproxy_path() -> str:
@@ -78,86 +56,7 @@ def pyproxy_path() -> str:
     return os.path.abspath(os.path.join(os.path.dirname(sys.executable), "pyproxy"))
 
 
-def run(
-    argv: Sequence[str],
-    *,
-    check: bool = True,
-    timeout: float = 30,
-    input: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    done = subprocess.run(
-        list(argv),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        input=input,
-        env=dict(os.environ, PATH=search_path()) if env is None else env,
-    )
-    if check and done.returncode != 0:
-        raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.strip()}")
-    return done.stdout
-
-
-# ----------------------------------------------------------------------------------- processes
-
-
-@dataclass(frozen=True)
-class Proc:
-    pid: int
-    ppid: int
-    state: str
-    starttime: int
-    argv: tuple[str, ...]
-
-    def alive(self) -> bool:
-        now = read_proc(self.pid)
-        return now is not None and now.starttime == self.starttime and now.state not in "ZX"
-
-    def __str__(self) -> str:
-        return f"pid {self.pid} (ppid {self.ppid}, {self.state}): {' '.join(self.argv)}"
-
-
-def read_proc(pid: int) -> Proc | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    rest = stat[stat.rindex(")") + 2 :].split()
-    argv = tuple(a.decode(errors="replace") for a in raw.split(b"\0")[:-1])
-    return Proc(pid, int(rest[1]), rest[0], int(rest[19]), argv)
-
-
-def all_procs() -> list[Proc]:
-    procs = (read_proc(int(p)) for p in os.listdir("/proc") if p.isdigit())
-    return [p for p in procs if p is not None]
-
-
-def descendants(roots: Iterable[int], procs: Sequence[Proc]) -> set[int]:
-    found = set(roots)
-    grew = True
-    while grew:
-        grew = False
-        for p in procs:
-            if p.ppid in found and p.pid not in found:
-                found.add(p.pid)
-                grew = True
-    return found
-
-
-def kill_and_reap(procs: Iterable[Proc], sig: int, timeout: float) -> list[Proc]:
-    """Signal each still-living process by pid; return those still alive after `timeout`."""
-    left = [p for p in procs if p.alive()]
-    for p in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p.pid, sig)
-    deadline = time.monotonic() + timeout
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = [p for p in left if p.alive()]
-    return left
+# --------------------------------------------------------------------------------------- proxy
 
 
 def proxy_args(proc: Proc, path: str) -> dict[str, str] | None:
@@ -174,39 +73,6 @@ def proxy_args(proc: Proc, path: str) -> dict[str, str] | None:
 
 
 # ------------------------------------------------------------------------------------- sockets
-
-
-def _decode_addr(hexaddr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    raw = bytes.fromhex(hexaddr)
-    # /proc/net/tcp{,6} prints each 32-bit word in host (little-endian) order.
-    return ipaddress.ip_address(b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4)))
-
-
-def listening_inodes(host: str, port: int) -> set[int]:
-    """Inodes of the TCP sockets listening on exactly host:port in this netns."""
-    ip = ipaddress.ip_address(host)
-    table = Path("/proc/net/tcp6" if ip.version == 6 else "/proc/net/tcp")
-    inodes = set()
-    for line in table.read_text().splitlines()[1:]:
-        fields = line.split()
-        addr, hexport = fields[1].split(":")
-        if fields[3] == "0A" and int(hexport, 16) == port and _decode_addr(addr) == ip:
-            inodes.add(int(fields[9]))
-    return inodes
-
-
-def socket_owners(inode: int) -> set[int]:
-    """Pids of every process that has socket `inode` open."""
-    target = f"socket:[{inode}]"
-    owners = set()
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError, PermissionError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
-                        owners.add(pid)
-                        break
-    return owners
 
 
 def ipv6_listenable() -> bool:
@@ -285,138 +151,6 @@ def write_busybox_rootfs(
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
             tar.addfile(info, io.BytesIO(content))
-
-
-# ---------------------------------------------------------------------------------- host state
-
-
-def nft_tables() -> dict[tuple[str, str], str]:
-    """Every nftables table in this netns -> its stateless listing (no counters)."""
-    tables = {}
-    for line in run(["nft", "list", "tables"]).splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == "table":
-            key = (parts[1], parts[2])
-            tables[key] = run(["nft", "-s", "list", "table", *key])
-    return tables
-
-
-def read_sysctls() -> dict[str, str]:
-    values = {}
-    paths = [Path("/proc/sys", f) for f in SYSCTL_FILES]
-    for d in SYSCTL_DIRS:
-        base = Path("/proc/sys", d)
-        if base.is_dir():
-            paths += sorted(p for p in base.iterdir() if p.is_file())
-    for p in paths:
-        with contextlib.suppress(OSError):  # e.g. stable_secret: EIO until set
-            values[str(p.relative_to("/proc/sys")).replace("/", ".")] = p.read_text().strip()
-    return values
-
-
-def links() -> set[str]:
-    return {name for _, name in socket.if_nameindex()}
-
-
-def cgroup_mounts() -> list[str]:
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, right = line.split(" - ", 1)
-        if right.split()[0] in ("cgroup", "cgroup2"):
-            mounts.append(left.split()[4])
-    return mounts
-
-
-def mounts_under(root: Path) -> list[str]:
-    prefix = str(root).rstrip("/") + "/"
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(root) or point.startswith(prefix):
-            points.append(point)
-    return points
-
-
-@dataclass
-class HostState:
-    links: set[str]
-    tables: dict[tuple[str, str], str]
-    xtables_saves: dict[tuple[str, str], str]
-    sysctls: dict[str, str]
-    paths: dict[str, bool]
-
-    @classmethod
-    def take(cls) -> "HostState":
-        tables = nft_tables()
-        saves = {}
-        for family, name in tables:
-            if (family, name) in XTABLES and shutil.which(
-                TABLE_CMDS[family][0], path=search_path()
-            ):
-                saves[(family, name)] = run([TABLE_CMDS[family][0], "-t", name])
-        return cls(
-            links=links(),
-            tables=tables,
-            xtables_saves=saves,
-            sysctls=read_sysctls(),
-            paths={p: os.path.lexists(p) for p in WATCHED_PATHS},
-        )
-
-
-def restore_firewall(before: HostState) -> list[str]:
-    """Put dockerd's iptables-nft tables back exactly; report (only) any other difference."""
-    notes = []
-    now = nft_tables()
-    for key in sorted(now.keys() - before.tables.keys()):
-        if key in XTABLES:
-            run(["nft", "delete", "table", *key])
-        else:
-            notes.append(f"nft table {key} appeared, not one dockerd creates: left alone")
-    for key, text in sorted(before.tables.items()):
-        if key not in XTABLES or now.get(key) == text:
-            continue
-        try:  # one transaction: replace the table with its saved listing
-            script = (f"delete table {key[0]} {key[1]}\n" if key in now else "") + text
-            run(["nft", "-f", "-"], input=script)
-        except RuntimeError:  # xt matches nft cannot print back: let iptables-restore do it
-            run([TABLE_CMDS[key[0]][1]], input=before.xtables_saves[key])
-    return notes
-
-
-def restore_sysctls(before: Mapping[str, str]) -> None:
-    def write(name: str, value: str) -> None:
-        Path("/proc/sys", name.replace(".", "/")).write_text(value + "\n")
-
-    # ip_forward first: writing it also resets conf.*.forwarding and conf.all.accept_redirects.
-    first = "net.ipv4.ip_forward"
-    now = read_sysctls()
-    if first in before and now.get(first) != before[first]:
-        write(first, before[first])
-    now = read_sysctls()
-    for name, value in before.items():
-        if now.get(name) != value:
-            write(name, value)
-
-
-def compare(before: HostState, after: HostState) -> list[str]:
-    problems = []
-    if added := after.links - before.links:
-        problems.append(f"links left behind: {sorted(added)}")
-    if removed := before.links - after.links:
-        problems.append(f"links gone: {sorted(removed)}")
-    for key in sorted(before.tables.keys() | after.tables.keys()):
-        if before.tables.get(key) != after.tables.get(key):
-            was, now = before.tables.get(key, "(absent)"), after.tables.get(key, "(absent)")
-            problems.append(f"nft table {key} differs from the snapshot:\n{was}\n--- now:\n{now}")
-    for name in sorted(before.sysctls.keys() | after.sysctls.keys()):
-        if before.sysctls.get(name) != after.sysctls.get(name):
-            problems.append(
-                f"sysctl {name}: {before.sysctls.get(name)} -> {after.sysctls.get(name)}"
-            )
-    for path, existed in before.paths.items():
-        if after.paths[path] != existed:
-            problems.append(f"{path}: existed={existed} before, {after.paths[path]} after")
-    return problems
 
 
 # -------------------------------------------------------------------------------------- dockerd
