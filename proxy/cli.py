@@ -78,10 +78,15 @@ def run_hub(config: ProxyConfig) -> NoReturn:
     os._exit(EXIT_OK)
 
 
-def _fail(pipe: ReadyPipe, message: str) -> NoReturn:
-    pipe.fail(message)
+def _say(message: str) -> None:
+    """A line on stderr, which may be closed: dockerd gives /dev/null, others give nothing."""
     if sys.stderr is not None:
         sys.stderr.write(f"{message}\n")
+
+
+def _fail(pipe: ReadyPipe, message: str) -> NoReturn:
+    pipe.fail(message)
+    _say(message)
     sys.exit(EXIT_STARTUP)
 
 
@@ -95,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         print_usage(prog, FLAGS)
         sys.exit(EXIT_OK)
     except FlagError as e:
-        sys.stderr.write(f"{e}\nRun '{prog} -h' for usage.\n")
+        _say(f"{e}\nRun '{prog} -h' for usage.")
         sys.exit(EXIT_FLAGS)
     except ConfigError as e:
         _fail(pipe, str(e))
@@ -117,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         try:
             hub = handoff.register(config, config.mappings[0], listeners[0])
         except handoff.HandoffError as e:
-            if sys.stderr is not None:
-                sys.stderr.write(f"shared mode unavailable, serving standalone: {e}\n")
+            _say(f"shared mode unavailable, serving standalone: {e}")
         else:
             handoff.become_waiter(hub, listeners[0], pipe.hand_over(), list(args))
     pipe.ready()
