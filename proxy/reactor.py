@@ -21,7 +21,6 @@ from proxy.log import RateLimited
 IN, OUT = select.EPOLLIN, select.EPOLLOUT
 ERR, HUP = select.EPOLLERR, select.EPOLLHUP
 BATCH = 256
-SPINS = 4
 
 Handler = Callable[[int], None]
 
@@ -79,21 +78,14 @@ class Reactor:
 
     def _dispatch(self) -> None:
         handlers = self._handlers
-        poll = self._epoll.poll
-        # Under load, more events are ready by the time a batch is handled: taking them here
-        # saves a round through the event loop; SPINS bounds how long timers may wait.
-        for _ in range(SPINS):
-            ready = poll(0, BATCH)
-            if not ready:
-                return
-            for fd, events in ready:
-                handler = handlers.get(fd)
-                if handler is None:
-                    continue
-                try:
-                    handler(events)
-                except Exception as e:  # a bug must cost one connection at most, never the loop
-                    _errors.warn("handler", f"event handler for fd {fd} failed: {e!r}")
+        for fd, events in self._epoll.poll(0, BATCH):
+            handler = handlers.get(fd)
+            if handler is None:
+                continue
+            try:
+                handler(events)
+            except Exception as e:  # a bug must cost one connection at most, never the loop
+                _errors.warn("handler", f"event handler for fd {fd} failed: {e!r}")
 
     def close(self) -> None:
         self._loop.remove_reader(self._epoll.fileno())

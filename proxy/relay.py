@@ -110,10 +110,11 @@ class Relay:
         *,
         half_close: bool = True,
         connected: bool = True,
+        on_dial_failed: Callable[[int], None] | None = None,
     ) -> None:
         self._reactor = reactor
         self.connected = connected  # False while the backend's non-blocking connect is pending
-        self.on_dial_failed: Callable[[int], None] | None = None
+        self.on_dial_failed = on_dial_failed
         self.socks = (client, backend)
         self._on_closed = on_closed
         self.half_close = half_close

@@ -148,8 +148,8 @@ class StreamProxy:
             self._relay_closed,
             half_close=self._half_close,
             connected=err == 0,
+            on_dial_failed=self._log_dial_failure,
         )
-        relay.on_dial_failed = self._log_dial_failure
         self.relays.add(relay)
         relay.start()
 
