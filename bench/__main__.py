@@ -1,6 +1,8 @@
-"""`python -m bench proxy [--quick] [--rounds N] [--only S,...] [--targets T,...]`."""
+"""`python -m bench proxy|network|engine [--quick] ...`: one suite per subsystem."""
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -58,12 +60,25 @@ def parser() -> argparse.ArgumentParser:
         help="before each measurement, wait up to SECONDS for other processes to leave the "
         "CPUs (less than 20%% busy); measurements taken on a busy machine are flagged anyway",
     )
+    for name, (module_name, help_text) in SUITES.items():
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).configure(sub.add_parser(name, help=help_text))
     return p
+
+
+# Suites beside `proxy`, each a module with `configure(parser)` and `run(args, argv) -> int`.
+SUITES: dict[str, tuple[str, str]] = {
+    "network": ("bench.network", "pybridge vs the reference CNI bridge + host-local (needs root)"),
+    "engine": ("bench.engine", "pyengine and pyshim vs docker, containerd-shim and runc"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    if args.suite in SUITES:
+        suite = importlib.import_module(SUITES[args.suite][0])
+        return int(suite.run(args, argv))
     from bench.session import run_proxy_bench
 
     return run_proxy_bench(args, argv)

@@ -1,0 +1,78 @@
+"""`pyengine`: one click group whose subcommands live in their own modules, imported on use.
+
+Commands load lazily so `pyengine run` pays only for what it runs: the CLI starts once per
+container operation, and dockerd-sized command tables would otherwise import everything.
+"""
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from engine.errors import EngineError
+
+# command name -> "module:attribute"; each module owns its commands and their help.
+COMMANDS: dict[str, str] = {
+    "network": "engine.cli.network:network",
+    "ctr": "engine.cli.ctr:ctr",
+    "images": "engine.cli.images:images",
+    "image": "engine.cli.images:image",
+    "import": "engine.cli.images:import_",
+    "load": "engine.cli.images:load",
+    "rmi": "engine.cli.images:rmi",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._available()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in self._available():
+            return found
+        module_name, attr = COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{COMMANDS[cmd_name]} is not a click command")
+        return command
+
+    @staticmethod
+    def _available() -> list[str]:
+        """Commands whose module exists (subsystems land one at a time)."""
+        return [
+            name
+            for name, target in COMMANDS.items()
+            if importlib.util.find_spec(target.split(":")[0]) is not None
+        ]
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """A thin container engine: images, containers, networks and ports, one shim per container."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pyengine` console script: EngineError becomes its exit code."""
+    try:
+        cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
+    except EngineError as exc:
+        click.echo(f"pyengine: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        # docker exits 125 on a usage error of its own; click's UsageError is that.
+        return 125 if isinstance(exc, click.UsageError) else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
