@@ -1,0 +1,112 @@
+"""What the engine records about one container: its configuration and its last known state.
+
+Records are frozen; a change is a new record written whole (`store.ContainerStore.update`).
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.containers.ports import PortBinding
+from engine.containers.restart import RestartPolicy
+
+STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerConfig:
+    """The process and its environment (Docker's `Config`)."""
+
+    image: str
+    image_id: str = ""
+    cmd: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    tty: bool = False
+    open_stdin: bool = False
+    stop_signal: int = 15
+    stop_timeout: int = 10
+    exposed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """What the host provides (Docker's `HostConfig`)."""
+
+    network: str = "bridge"
+    ports: tuple[PortBinding, ...] = ()
+    publish_all: bool = False
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    auto_remove: bool = False
+    runtime: str = "runc"
+    init: bool = False
+    memory: int = 0
+    nano_cpus: int = 0
+    pids_limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """The last state the engine saw (Docker's `State`)."""
+
+    status: str = "created"
+    pid: int = 0
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    restart_count: int = 0
+    stopped_by_user: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRecord:
+    """One container: identity, configuration and state."""
+
+    id: str
+    name: str
+    created: float
+    config: ContainerConfig
+    host: HostConfig = HostConfig()
+    state: ContainerState = ContainerState()
+    # Resources the engine set up for it, so removal and GC undo exactly these.
+    resources: dict[str, str] = field(default_factory=dict)
+
+    def with_state(self, **changes: Any) -> "ContainerRecord":
+        """A copy with some state fields changed."""
+        return dataclasses.replace(self, state=dataclasses.replace(self.state, **changes))
+
+
+def to_json(record: ContainerRecord) -> dict[str, Any]:
+    """A JSON-ready dict of the record."""
+    return dataclasses.asdict(record)
+
+
+def from_json(data: dict[str, Any]) -> ContainerRecord:
+    """The record back from `to_json`'s output."""
+    cfg = data["config"]
+    host = dict(data["host"])
+    host["ports"] = tuple(
+        PortBinding(
+            container_port=p["container_port"],
+            proto=p["proto"],
+            host_ip=p["host_ip"],
+            host_port=p["host_port"],
+            host_range=tuple(p["host_range"]) if p["host_range"] else None,
+        )
+        for p in host["ports"]
+    )
+    host["restart"] = RestartPolicy(**host["restart"])
+    tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
+    return ContainerRecord(
+        id=data["id"],
+        name=data["name"],
+        created=data["created"],
+        config=ContainerConfig(**tuples),
+        host=HostConfig(**host),
+        state=ContainerState(**data["state"]),
+        resources=dict(data.get("resources", {})),
+    )

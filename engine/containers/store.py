@@ -1,0 +1,111 @@
+"""Container records on disk, shared by every `pyengine` process.
+
+Layout under the engine root: `containers/<id>/record.json`, written whole through a temporary
+file and a rename so a kill -9 leaves the old or the new record, never half of one. Creating,
+renaming and removing take `containers/.lock` (flock) so two processes cannot take one name.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
+from engine.containers.record import ContainerRecord, from_json, to_json
+
+RECORD = "record.json"
+
+
+class ContainerStore:
+    """Records of all containers under `root/containers`."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "containers"
+
+    def __repr__(self) -> str:
+        return f"ContainerStore({str(self.dir)!r})"
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock: names and ids cannot change meanwhile."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def container_dir(self, container_id: str) -> Path:
+        """Where one container's record, logs and engine-side files live."""
+        return self.dir / container_id
+
+    def all(self) -> list[ContainerRecord]:
+        """Every record, oldest first; a directory without a readable record is skipped."""
+        found = []
+        if not self.dir.is_dir():
+            return []
+        for entry in self.dir.iterdir():
+            record = self._read(entry / RECORD)
+            if record is not None:
+                found.append(record)
+        return sorted(found, key=lambda r: r.created)
+
+    def find(self, ref: str) -> ContainerRecord:
+        """By full id, name, or unique id prefix (Docker's lookup order)."""
+        if not ref:
+            raise InvalidOptionError("container name or ID cannot be empty")
+        records = self.all()
+        for record in records:
+            if ref in (record.id, record.name, "/" + record.name):
+                return record
+        matches = [r for r in records if r.id.startswith(ref)]
+        if len(matches) > 1:
+            raise ConflictError(f"Multiple IDs found with provided prefix: {ref}")
+        if not matches:
+            raise NoSuchContainerError(ref)
+        return matches[0]
+
+    def add(self, record: ContainerRecord) -> None:
+        """Store a new record; its name must be free. Call under `locked()`."""
+        for other in self.all():
+            if other.name == record.name:
+                raise ConflictError(
+                    f'Conflict. The container name "/{record.name}" is already in use by '
+                    f'container "{other.id}". You have to remove (or rename) that container '
+                    "to be able to reuse that name."
+                )
+        self.container_dir(record.id).mkdir(parents=True)
+        self.write(record)
+
+    def write(self, record: ContainerRecord) -> None:
+        """Replace a record atomically."""
+        path = self.container_dir(record.id) / RECORD
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(to_json(record), f, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def reload(self, record: ContainerRecord) -> ContainerRecord:
+        """The record as it is on disk now (another process may have changed it)."""
+        current = self._read(self.container_dir(record.id) / RECORD)
+        if current is None:
+            raise NoSuchContainerError(record.id)
+        return current
+
+    def remove(self, container_id: str) -> None:
+        """Forget a container and its files; absent is fine."""
+        shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
+
+    @staticmethod
+    def _read(path: Path) -> ContainerRecord | None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return from_json(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
