@@ -60,6 +60,9 @@ class ContainerState:
     finished_at: float = 0.0
     restart_count: int = 0
     stopped_by_user: bool = False
+    # The host ports actually bound while it runs (host_port filled in for `-p 80`).
+    ports: tuple[PortBinding, ...] = ()
+    ip_address: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +92,10 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     """The record back from `to_json`'s output."""
     cfg = data["config"]
     host = dict(data["host"])
-    host["ports"] = tuple(
-        PortBinding(
-            container_port=p["container_port"],
-            proto=p["proto"],
-            host_ip=p["host_ip"],
-            host_port=p["host_port"],
-            host_range=tuple(p["host_range"]) if p["host_range"] else None,
-        )
-        for p in host["ports"]
-    )
+    host["ports"] = _bindings(host["ports"])
     host["restart"] = RestartPolicy(**host["restart"])
+    state = dict(data["state"])
+    state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
     return ContainerRecord(
         id=data["id"],
@@ -107,6 +103,19 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
         created=data["created"],
         config=ContainerConfig(**tuples),
         host=HostConfig(**host),
-        state=ContainerState(**data["state"]),
+        state=ContainerState(**state),
         resources=dict(data.get("resources", {})),
+    )
+
+
+def _bindings(items: list[dict[str, Any]]) -> tuple[PortBinding, ...]:
+    return tuple(
+        PortBinding(
+            container_port=p["container_port"],
+            proto=p["proto"],
+            host_ip=p["host_ip"],
+            host_port=p["host_port"],
+            host_range=(p["host_range"][0], p["host_range"][1]) if p["host_range"] else None,
+        )
+        for p in items
     )

@@ -1,0 +1,169 @@
+"""What `ps`, `port` and `inspect` print for a record, in Docker's shapes."""
+
+import datetime
+from typing import Any
+
+from engine.containers.ports import PortBinding
+from engine.containers.record import ContainerRecord
+from engine.containers.status import StatusFacts, human_duration, status_text
+
+PS_HEADER = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
+
+
+def short_id(container_id: str) -> str:
+    """The 12-character id Docker prints."""
+    return container_id[:12]
+
+
+def command_text(record: ContainerRecord, width: int = 20) -> str:
+    """ps's quoted COMMAND, cut to `width` characters with an ellipsis like Docker."""
+    text = " ".join(record.config.entrypoint + record.config.cmd)
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return f'"{text}"'
+
+
+def host_address(binding: PortBinding) -> str:
+    """`0.0.0.0:8080`, `[::]:8080`."""
+    ip = binding.host_ip or "0.0.0.0"
+    return f"[{ip}]:{binding.host_port}" if ":" in ip else f"{ip}:{binding.host_port}"
+
+
+def ports_text(bindings: tuple[PortBinding, ...]) -> str:
+    """ps's PORTS: consecutive ports folded into ranges, `0.0.0.0:8000-8001->80-81/tcp`."""
+    runs: list[list[PortBinding]] = []
+    for b in sorted(bindings, key=lambda b: (b.host_ip, b.proto, b.container_port)):
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and (last.host_ip, last.proto) == (b.host_ip, b.proto)
+            and b.container_port == last.container_port + 1
+            and b.host_port == last.host_port + 1
+        ):
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    parts = []
+    for run in runs:
+        first, end = run[0], run[-1]
+        ip = first.host_ip or "0.0.0.0"
+        host = f"[{ip}]" if ":" in ip else ip
+        if len(run) == 1:
+            parts.append(f"{host}:{first.host_port}->{first.container_port}/{first.proto}")
+        else:
+            parts.append(
+                f"{host}:{first.host_port}-{end.host_port}->"
+                f"{first.container_port}-{end.container_port}/{first.proto}"
+            )
+    return ", ".join(parts)
+
+
+def ps_row(record: ContainerRecord, now: float) -> tuple[str, ...]:
+    """One `ps` row."""
+    state = record.state
+    facts = StatusFacts(state.status, state.started_at, state.finished_at, state.exit_code)
+    running = state.status in ("running", "paused")
+    return (
+        short_id(record.id),
+        record.config.image,
+        command_text(record),
+        f"{human_duration(now - record.created)} ago",
+        status_text(facts, now),
+        ports_text(state.ports) if running else "",
+        record.name,
+    )
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell with three spaces between, as Docker's tabwriter."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def port_lines(record: ContainerRecord, which: str | None = None) -> list[str]:
+    """`docker port NAME [PORT[/PROTO]]`: every mapping, or the host addresses of one."""
+    bindings = record.state.ports if record.state.status in ("running", "paused") else ()
+    if which is None:
+        return [f"{b.key()} -> {host_address(b)}" for b in bindings]
+    key = which if "/" in which else f"{which}/tcp"
+    return [host_address(b) for b in bindings if b.key() == key]
+
+
+def rfc3339(seconds: float) -> str:
+    """Docker's inspect timestamps; zero time when never set."""
+    if not seconds:
+        return "0001-01-01T00:00:00Z"
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+
+
+def inspect(record: ContainerRecord, log_path: str) -> dict[str, Any]:
+    """The parts of `docker inspect` users script against, under Docker's keys."""
+    st, cfg, host = record.state, record.config, record.host
+    ports: dict[str, list[dict[str, str]]] = {}
+    for b in st.ports:
+        ports.setdefault(b.key(), []).append(
+            {"HostIp": b.host_ip or "0.0.0.0", "HostPort": str(b.host_port)}
+        )
+    return {
+        "Id": record.id,
+        "Created": rfc3339(record.created),
+        "Path": (cfg.entrypoint + cfg.cmd)[0] if cfg.entrypoint + cfg.cmd else "",
+        "Args": list((cfg.entrypoint + cfg.cmd)[1:]),
+        "State": {
+            "Status": st.status,
+            "Running": st.status in ("running", "paused"),
+            "Paused": st.status == "paused",
+            "Restarting": st.status == "restarting",
+            "OOMKilled": st.oom_killed,
+            "Dead": st.status == "dead",
+            "Pid": st.pid,
+            "ExitCode": st.exit_code,
+            "Error": st.error,
+            "StartedAt": rfc3339(st.started_at),
+            "FinishedAt": rfc3339(st.finished_at),
+        },
+        "Image": cfg.image_id,
+        "Name": "/" + record.name,
+        "RestartCount": st.restart_count,
+        "LogPath": log_path,
+        "HostConfig": {
+            "NetworkMode": host.network,
+            "RestartPolicy": {
+                "Name": host.restart.name,
+                "MaximumRetryCount": host.restart.max_retries,
+            },
+            "AutoRemove": host.auto_remove,
+            "Runtime": host.runtime,
+            "Init": host.init,
+            "Memory": host.memory,
+            "NanoCpus": host.nano_cpus,
+            "PidsLimit": host.pids_limit or None,
+            "PortBindings": {
+                b.key(): [{"HostIp": b.host_ip, "HostPort": str(b.host_port or "")}]
+                for b in host.ports
+            },
+            "PublishAllPorts": host.publish_all,
+        },
+        "Config": {
+            "Image": cfg.image,
+            "Cmd": list(cfg.cmd),
+            "Entrypoint": list(cfg.entrypoint) or None,
+            "Env": list(cfg.env),
+            "WorkingDir": cfg.workdir,
+            "User": cfg.user,
+            "Tty": cfg.tty,
+            "OpenStdin": cfg.open_stdin,
+            "StopSignal": str(cfg.stop_signal),
+            "StopTimeout": cfg.stop_timeout,
+            "ExposedPorts": {p: {} for p in cfg.exposed},
+        },
+        "NetworkSettings": {
+            "IPAddress": st.ip_address,
+            "Ports": ports,
+        },
+    }
