@@ -1,0 +1,166 @@
+"""One pyproxy per container, started through its process contract (flags, fd 3), detached so
+it outlives the engine command that started it, and stopped by pid only if it is still ours."""
+
+import os
+import select
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.containers.ports import PortBinding
+from engine.ports.errors import PortInUseError, ProxyStartError
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyHandle:
+    """A started proxy; `start_time` (from /proc) tells it from a later process with its pid."""
+
+    pid: int
+    start_time: int
+
+    def text(self) -> str:
+        """How the container record stores it."""
+        return f"{self.pid}:{self.start_time}"
+
+    @classmethod
+    def parse(cls, text: str) -> "ProxyHandle":
+        """The handle back from `text()`."""
+        pid, _, start = text.partition(":")
+        return cls(int(pid), int(start))
+
+
+def _bracket(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def map_args(bindings: list[PortBinding], container_ip: str) -> list[str]:
+    """`-map` flags, consecutive ports folded into ranges so 1001 ports stay a short argv."""
+    args: list[str] = []
+    ordered = sorted(bindings, key=lambda b: (b.proto, b.host_ip, b.host_port))
+    i = 0
+    while i < len(ordered):
+        first = ordered[i]
+        j = i
+        while (
+            j + 1 < len(ordered)
+            and (ordered[j + 1].proto, ordered[j + 1].host_ip) == (first.proto, first.host_ip)
+            and ordered[j + 1].host_port == ordered[j].host_port + 1
+            and ordered[j + 1].container_port == ordered[j].container_port + 1
+        ):
+            j += 1
+        last = ordered[j]
+        host = f"{first.host_port}" + (f"-{last.host_port}" if j > i else "")
+        ctr = f"{first.container_port}" + (f"-{last.container_port}" if j > i else "")
+        host_ip = _bracket(first.host_ip or "0.0.0.0")
+        args += ["-map", f"{host_ip}:{host}:{_bracket(container_ip)}:{ctr}/{first.proto}"]
+        i = j + 1
+    return args
+
+
+def _start_time(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        # The command name may hold spaces; fields after the last ')' are fixed.
+        return int(f.read().rpartition(")")[2].split()[19])
+
+
+def start(
+    executable: str, bindings: list[PortBinding], container_ip: str, log_path: Path
+) -> ProxyHandle:
+    """Start the proxy for these bindings and wait for its `0\\n` on fd 3."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    argv = [executable, "-mode", "standalone", *map_args(bindings, container_ip)]
+    try:
+        pid = os.posix_spawn(
+            executable,
+            argv,
+            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"},
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, null, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                (os.POSIX_SPAWN_DUP2, write_end, 3),
+            ],
+            setsid=True,
+        )
+    except OSError as exc:
+        raise ProxyStartError(f"could not start {executable}: {exc.strerror}") from None
+    finally:
+        for fd in (write_end, log_fd, null):
+            os.close(fd)
+    try:
+        answer = _read_answer(read_end, timeout=30.0)
+    finally:
+        os.close(read_end)
+    if answer != "0\n":
+        _reap_or_kill(pid)
+        message = answer[2:] if answer.startswith("1\n") else "no readiness report"
+        if "address already in use" in message:
+            raise PortInUseError(f"driver failed programming external connectivity: {message}")
+        raise ProxyStartError(f"pyproxy failed: {message}")
+    return ProxyHandle(pid, _start_time(pid))
+
+
+def _read_answer(fd: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+        if data == b"0\n":
+            break
+    return data.decode(errors="replace")
+
+
+def _reap_or_kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def is_running(handle: ProxyHandle) -> bool:
+    """Whether the proxy is alive and still the process we started."""
+    try:
+        return _start_time(handle.pid) == handle.start_time and not _is_zombie(handle.pid)
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _is_zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return f.read().rpartition(")")[2].split()[0] == "Z"
+
+
+def stop(handle: ProxyHandle, timeout: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; absent (or a stranger with its pid) is fine."""
+    if not is_running(handle):
+        _reap(handle.pid)
+        return
+    os.kill(handle.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while is_running(handle) and time.monotonic() < deadline:
+        _reap(handle.pid)
+        time.sleep(0.005)
+    if is_running(handle):
+        os.kill(handle.pid, signal.SIGKILL)
+    _reap(handle.pid)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's status; a proxy started by an earlier command is not ours."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

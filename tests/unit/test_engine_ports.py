@@ -1,0 +1,62 @@
+"""Host port choice and the container proxy's argv."""
+
+import socket
+
+import pytest
+
+from engine.containers.ports import parse_publish
+from engine.ports import allocate, proxyproc
+from engine.ports.errors import PortInUseError
+from tests.conftest import free_port
+
+
+def test_map_args_fold_ranges_and_bracket_ipv6() -> None:
+    bindings = [
+        *parse_publish("127.0.0.1:20000-21000:20000-21000"),
+        *parse_publish("[::1]:8080:80/udp"),
+        *parse_publish("9000:90"),
+    ]
+    assert proxyproc.map_args(bindings, "10.242.0.2") == [
+        "-map", "0.0.0.0:9000:10.242.0.2:90/tcp",
+        "-map", "127.0.0.1:20000-21000:10.242.0.2:20000-21000/tcp",
+        "-map", "[::1]:8080:10.242.0.2:80/udp",
+    ]  # fmt: skip
+
+
+def test_fixed_ports_are_kept_and_free_ones_chosen() -> None:
+    wanted = free_port()
+    chosen = allocate.allocate(
+        [*parse_publish(f"127.0.0.1:{wanted}:80"), *parse_publish("127.0.0.1::81/udp")], set()
+    )
+    assert chosen[0].host_port == wanted
+    assert chosen[1].host_port > 0 and chosen[1].proto == "udp"
+
+
+def test_a_port_in_use_is_refused_with_dockers_message() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"Bind for 127.0.0.1:{port} failed: port is"):
+            allocate.allocate(parse_publish(f"127.0.0.1:{port}:80"), set())
+
+
+def test_ranges_skip_taken_ports_and_other_containers_ports() -> None:
+    base = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))
+        chosen = allocate.allocate(
+            parse_publish(f"127.0.0.1:{base}-{base + 40}:80"), {("127.0.0.1", base + 1, "tcp")}
+        )
+    assert base + 1 < chosen[0].host_port <= base + 40
+    with pytest.raises(PortInUseError, match="no free host port for 80/tcp"):
+        allocate.allocate(
+            parse_publish(f"127.0.0.1:{base}-{base + 1}:80"),
+            {("127.0.0.1", base, "tcp"), ("127.0.0.1", base + 1, "tcp")},
+        )
+
+
+def test_handles_round_trip() -> None:
+    handle = proxyproc.ProxyHandle(123, 456)
+    assert proxyproc.ProxyHandle.parse(handle.text()) == handle
+    assert not proxyproc.is_running(proxyproc.ProxyHandle(2**22 + 7, 1))
