@@ -1,0 +1,155 @@
+"""`create`/`run` flags turned into a container's configuration, validated in one place.
+
+Everything Docker refuses before creating anything is refused here, with its message and 125,
+so a bad flag never leaves a half-made container behind.
+"""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from engine.containers import names, units
+from engine.containers.errors import InvalidOptionError
+from engine.containers.ports import PortBinding, parse_exposed, parse_publish
+from engine.containers.record import ContainerConfig, HostConfig
+from engine.containers.restart import parse_restart
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlags:
+    """The raw values of `pyengine create/run` flags, as the CLI received them."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    name: str = ""
+    env: tuple[str, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    entrypoint: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    detach: bool = False
+    auto_remove: bool = False
+    publish: tuple[str, ...] = ()
+    publish_all: bool = False
+    expose: tuple[str, ...] = ()
+    network: str = "bridge"
+    restart: str = "no"
+    runtime: str = "runc"
+    init: bool = False
+    memory: str = ""
+    cpus: str = ""
+    pids_limit: int = 0
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageDefaults:
+    """What an image's config contributes when the flags do not say."""
+
+    cmd: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    exposed: tuple[str, ...] = ()
+    stop_signal: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A validated request: the name (empty = pick one), config and host config."""
+
+    name: str
+    config: ContainerConfig
+    host: HostConfig
+    interactive: bool = False
+    detach: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+
+def _env(items: Sequence[str], environ: Mapping[str, str]) -> tuple[str, ...]:
+    """`-e K=V`, or `-e K` to pass the caller's K (dropped when unset, as Docker does)."""
+    out = []
+    for item in items:
+        key, sep, _ = item.partition("=")
+        if not key:
+            raise InvalidOptionError(f"invalid environment variable: {item}")
+        if sep:
+            out.append(item)
+        elif key in environ:
+            out.append(f"{key}={environ[key]}")
+    return tuple(out)
+
+
+def _merge_env(base: Sequence[str], extra: Sequence[str]) -> tuple[str, ...]:
+    merged: dict[str, str] = {}
+    for item in (*base, *extra):
+        key, _, _ = item.partition("=")
+        merged[key] = item
+    return tuple(merged.values())
+
+
+def build_request(
+    flags: RunFlags,
+    image: ImageDefaults,
+    *,
+    image_id: str = "",
+    cpu_count: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RunRequest:
+    """Validate the flags against Docker's rules and merge them with the image's defaults."""
+    environ = os.environ if environ is None else environ
+    name = names.check_name(flags.name) if flags.name else ""
+    restart = parse_restart(flags.restart)
+    if flags.auto_remove and restart.name != "no":
+        raise InvalidOptionError("Conflicting options: --restart and --rm")
+    bindings: list[PortBinding] = []
+    for spec in flags.publish:
+        bindings.extend(parse_publish(spec))
+    exposed = {f"{p}/{proto}" for p, proto in map(parse_exposed, image.exposed + flags.expose)}
+    exposed |= {b.key() for b in bindings}
+    if flags.publish_all:
+        published = {b.key() for b in bindings}
+        for key in sorted(exposed - published):
+            port, proto = parse_exposed(key)
+            bindings.append(PortBinding(port, proto))
+    if flags.network in ("none", "host") and bindings:
+        bindings = []  # Docker publishes nothing there and only warns
+    entrypoint = image.entrypoint if flags.entrypoint is None else tuple(flags.entrypoint.split())
+    # Docker drops the image's CMD when --entrypoint is given without a command.
+    cmd = flags.command or (image.cmd if flags.entrypoint is None else ())
+    if not entrypoint and not cmd:
+        raise InvalidOptionError("No command specified")
+    stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
+    timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
+    config = ContainerConfig(
+        image=flags.image,
+        image_id=image_id,
+        cmd=tuple(cmd),
+        entrypoint=tuple(entrypoint),
+        env=_merge_env(image.env, _env(flags.env, environ)),
+        workdir=flags.workdir or image.workdir,
+        user=flags.user or image.user,
+        tty=flags.tty,
+        open_stdin=flags.interactive,
+        stop_signal=stop_signal,
+        stop_timeout=timeout,
+        exposed=tuple(sorted(exposed)),
+    )
+    host = HostConfig(
+        network=flags.network,
+        ports=tuple(bindings),
+        publish_all=flags.publish_all,
+        restart=restart,
+        auto_remove=flags.auto_remove,
+        runtime=flags.runtime,
+        init=flags.init,
+        memory=units.memory_limit(flags.memory) if flags.memory else 0,
+        nano_cpus=units.nano_cpus(flags.cpus, cpu_count or os.cpu_count() or 1)
+        if flags.cpus
+        else 0,
+        pids_limit=units.pids_limit(flags.pids_limit) if flags.pids_limit else 0,
+    )
+    return RunRequest(name, config, host, flags.interactive, flags.detach)
