@@ -38,11 +38,11 @@ def test_concurrent_writers_keep_whole_lines(tmp_path: Path) -> None:
 
 def test_the_log_rotates_once_and_reads_both_files(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(events, "MAX_BYTES", 300)
-    for i in range(10):
+    for i in range(20):
         events.append(tmp_path, events.Event("start", str(i), time_ns=i + 1))
     assert (tmp_path / (events.FILE + ".1")).exists()
     ids = [e.id for e in events.read(tmp_path)]
-    assert ids == sorted(ids, key=int) and ids[-1] == "9" and len(ids) < 10
+    assert ids == sorted(ids, key=int) and ids[-1] == "19" and len(ids) < 20
 
 
 def test_follow_yields_events_written_later(tmp_path: Path) -> None:
