@@ -1,0 +1,144 @@
+"""The seams the lifecycle works through; `engine/lifecycle/adapters.py` binds the real ones.
+
+Each is a `typing.Protocol`, so the state machine is unit-tested with fakes and the kernel tests
+run the same code over real images, bridges and shims.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine.containers.ports import PortBinding
+from engine.containers.request import ImageDefaults
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedImage:
+    """An image found in the store: its id and what it contributes to a container."""
+
+    id: str
+    defaults: ImageDefaults
+
+
+class Images(Protocol):
+    """Images and per-container root filesystems."""
+
+    def resolve(self, ref: str) -> ResolvedImage:
+        """The image a reference names; raises an EngineError naming it when unknown."""
+        ...
+
+    def prepare_rootfs(self, container_id: str, image_id: str) -> Path:
+        """Mount the container's copy-on-write root (idempotent) and return its path."""
+        ...
+
+    def release_rootfs(self, container_id: str) -> None:
+        """Unmount and delete the container's root; absent is fine."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A container's place on a network."""
+
+    netns_path: str
+    ip: str
+    gateway: str = ""
+    mac: str = ""
+
+
+class Networks(Protocol):
+    """Network namespaces, endpoints and published ports."""
+
+    def connect(self, network: str, container_id: str, name: str) -> Attachment:
+        """Create the container's namespace and endpoint on the network (idempotent)."""
+        ...
+
+    def publish(
+        self, network: str, container_id: str, ip: str, bindings: Sequence[PortBinding]
+    ) -> None:
+        """Make these host ports reach the container from outside (the firewall's part)."""
+        ...
+
+    def disconnect(self, network: str, container_id: str) -> None:
+        """Undo connect and publish; absent is fine."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStatus:
+    """What the shim knows: `unknown` means no live shim and no exit record."""
+
+    status: str  # created, running, paused, stopped, unknown
+    pid: int = 0
+    exit_code: int | None = None
+    exited_at: float = 0.0
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """How to run a container's task."""
+
+    bundle: Path
+    log_path: Path
+    runtime: str = "runc"
+    tty: bool = False
+    stdin: bool = False
+    # Run by the shim once the exit is on disk (Podman's conmon --exit-command): the engine's
+    # cleanup and restart policy, with no daemon waiting for the exit.
+    exit_command: tuple[str, ...] = ()
+
+
+class Tasks(Protocol):
+    """The per-container shims and the runtime behind them."""
+
+    def create(self, container_id: str, spec: TaskSpec) -> int:
+        """Start a shim and create the task; returns the init pid."""
+        ...
+
+    def start(self, container_id: str) -> int:
+        """Start the created task; returns its pid."""
+        ...
+
+    def status(self, container_id: str) -> TaskStatus:
+        """The task's state, from the shim or from its files when the shim is gone."""
+        ...
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        """Signal the task (not running: an EngineError)."""
+        ...
+
+    def wait(self, container_id: str, timeout: float | None) -> TaskStatus | None:
+        """Block until the task exits; None when the timeout passes first."""
+        ...
+
+    def pause(self, container_id: str) -> None:
+        """Freeze the task."""
+        ...
+
+    def resume(self, container_id: str) -> None:
+        """Thaw the task."""
+        ...
+
+    def pids(self, container_id: str) -> list[int]:
+        """Host pids of the task's processes."""
+        ...
+
+    def exec(
+        self,
+        container_id: str,
+        args: Sequence[str],
+        *,
+        env: Sequence[str] = (),
+        cwd: str = "",
+        user: str = "",
+        tty: bool = False,
+        detach: bool = False,
+    ) -> int:
+        """Run a process in the task with this command's stdio; returns its exit code."""
+        ...
+
+    def delete(self, container_id: str) -> None:
+        """Kill what is left, delete the task and stop its shim; absent is fine."""
+        ...

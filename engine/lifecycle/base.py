@@ -1,0 +1,236 @@
+"""Creating, starting and tearing down containers over the three seams (images, networks, tasks).
+
+Every change to a container happens under its lock and ends with its record written whole, so
+a command killed at any point leaves either the old state or the new one; what it had set up is
+listed in the record (`resources["setup"]`) and undone by the next command that sees it.
+"""
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from engine.containers import events
+from engine.containers.errors import ConflictError, NoSuchContainerError
+from engine.containers.names import new_id, random_name
+from engine.containers.record import ContainerRecord
+from engine.containers.request import RunFlags, build_request
+from engine.containers.store import ContainerStore
+from engine.errors import EngineError
+from engine.lifecycle import bundle
+from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
+from engine.lifecycle.locks import container_lock
+from engine.ports import allocate, proxyproc
+
+LIVE = ("running", "paused")
+# Docker waits this long after a stop signal that could not be sent, then kills.
+SIGNAL_FAILED_WAIT = 2.0
+
+
+class LifecycleBase:
+    """Records, locks, start and teardown: what every lifecycle operation builds on."""
+
+    def __init__(
+        self,
+        root: Path,
+        images: Images,
+        networks: Networks,
+        tasks: Tasks,
+        *,
+        proxy_path: str,
+        exit_command: Callable[[str], tuple[str, ...]] = lambda _id: (),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.root = root
+        self.store = ContainerStore(root)
+        self.images = images
+        self.networks = networks
+        self.tasks = tasks
+        self.proxy_path = proxy_path
+        self.exit_command = exit_command
+        self.clock = clock
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r})"
+
+    # paths -----------------------------------------------------------------------------------
+
+    def log_path(self, container_id: str) -> Path:
+        """Docker's json-file path: `containers/<id>/<id>-json.log`."""
+        return self.store.container_dir(container_id) / f"{container_id}-json.log"
+
+    def bundle_dir(self, container_id: str) -> Path:
+        """The OCI bundle (config.json, hosts, resolv.conf)."""
+        return self.store.container_dir(container_id) / "bundle"
+
+    @contextlib.contextmanager
+    def locked(self, ref: str) -> Iterator[ContainerRecord]:
+        """Find a container, hold its lock, and yield its record brought up to date."""
+        record = self.store.find(ref)
+        with container_lock(self.store.container_dir(record.id)):
+            try:
+                current = self.store.reload(record)
+            except NoSuchContainerError:
+                raise NoSuchContainerError(ref) from None
+            yield self.refresh_locked(current)
+
+    def _event(self, action: str, record: ContainerRecord, exit_code: int | None = None) -> None:
+        events.append(
+            self.root,
+            events.Event(action, record.id, record.name, record.config.image, exit_code=exit_code),
+        )
+
+    # create and start -------------------------------------------------------------------------
+
+    def create(self, flags: RunFlags) -> ContainerRecord:
+        """A container in state `created`: a record and nothing else yet (as Docker)."""
+        image = self.images.resolve(flags.image)
+        request = build_request(flags, image.defaults, image_id=image.id)
+        with self.store.locked():
+            taken = {r.name for r in self.store.all()}
+            name = request.name
+            while not name or (not request.name and name in taken):
+                name = random_name()
+            record = ContainerRecord(
+                id=new_id(),
+                name=name,
+                created=self.clock(),
+                config=request.config,
+                host=request.host,
+            )
+            self.store.add(record)
+        self._event("create", record)
+        return record
+
+    def start(self, ref: str) -> ContainerRecord:
+        """Start a created or exited container; a running one is left as it is."""
+        with self.locked(ref) as record:
+            if record.state.status == "running":
+                return record
+            if record.state.status == "paused":
+                raise ConflictError("cannot start a paused container, try unpause first")
+            if record.state.status in ("removing", "dead"):
+                raise ConflictError(
+                    f"container {record.id} is marked for removal and cannot be started"
+                )
+            return self._start_locked(record)
+
+    def _start_locked(self, record: ContainerRecord) -> ContainerRecord:
+        cid, host = record.id, record.host
+        # Written first: if this process dies midway the next command sees "setup" and undoes it.
+        record = dataclasses.replace(record, resources={**record.resources, "setup": "1"})
+        self.store.write(record)
+        with contextlib.ExitStack() as undo:
+            undo.callback(self._teardown, record)
+            rootfs = self.images.prepare_rootfs(cid, record.config.image_id)
+            netns_path: str | None = None
+            ip = ""
+            if host.network not in ("none", "host"):
+                attachment = self.networks.connect(host.network, cid, record.name)
+                netns_path, ip = attachment.netns_path, attachment.ip
+            bindings = []
+            if host.ports and ip:
+                taken = {
+                    (b.host_ip, b.host_port, b.proto)
+                    for other in self.store.all()
+                    if other.id != cid and other.state.status in LIVE
+                    for b in other.state.ports
+                }
+                bindings = allocate.allocate(host.ports, taken)
+                self.networks.publish(host.network, cid, ip, bindings)
+            bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
+            spec = TaskSpec(
+                bundle=self.bundle_dir(cid),
+                log_path=self.log_path(cid),
+                runtime=host.runtime,
+                tty=record.config.tty,
+                stdin=record.config.open_stdin,
+                exit_command=self.exit_command(cid),
+            )
+            try:
+                self.tasks.create(cid, spec)
+                resources = dict(record.resources)
+                if bindings:
+                    handle = proxyproc.start(
+                        self.proxy_path, bindings, ip, self.store.container_dir(cid) / "proxy.log"
+                    )
+                    resources["proxy"] = handle.text()
+                    record = dataclasses.replace(record, resources=resources)
+                    self.store.write(record)
+                pid = self.tasks.start(cid)
+            except EngineError as exc:
+                # Docker keeps the container `created` with the code and message of the failure.
+                code = exc.exit_code if exc.exit_code in (126, 127) else 128
+                self.store.write(record.with_state(exit_code=code, error=str(exc)))
+                raise
+            resources.pop("setup", None)
+            record = dataclasses.replace(record, resources=resources).with_state(
+                status="running",
+                pid=pid,
+                started_at=self.clock(),
+                exit_code=0,
+                error="",
+                oom_killed=False,
+                stopped_by_user=False,
+                ports=tuple(bindings),
+                ip_address=ip,
+            )
+            self.store.write(record)
+            undo.pop_all()
+        self._event("start", record)
+        return record
+
+    def _teardown(self, record: ContainerRecord) -> None:
+        """Undo everything a start set up; each step tolerates absence (DEL is retried)."""
+        proxy = record.resources.get("proxy")
+        if proxy:
+            proxyproc.stop(proxyproc.ProxyHandle.parse(proxy))
+        self.tasks.delete(record.id)
+        if record.host.network not in ("none", "host"):
+            self.networks.disconnect(record.host.network, record.id)
+        self.images.release_rootfs(record.id)
+        resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
+        current = (
+            self.store.reload(record) if self.store.container_dir(record.id).exists() else None
+        )
+        if current is not None:
+            self.store.write(dataclasses.replace(current, resources=resources))
+
+    # exits --------------------------------------------------------------------------------------
+
+    def _finish_locked(self, record: ContainerRecord, status: TaskStatus) -> ContainerRecord:
+        """The task has ended: record how, then release what it held."""
+        code = 255 if status.exit_code is None else status.exit_code
+        record = record.with_state(
+            status="exited",
+            pid=0,
+            exit_code=code,
+            finished_at=status.exited_at or self.clock(),
+            oom_killed=status.oom_killed,
+            ports=(),
+        )
+        self.store.write(record)
+        self._teardown(record)
+        if status.oom_killed:
+            self._event("oom", record)
+        self._event("die", record, exit_code=code)
+        return self.store.reload(record)
+
+    def refresh_locked(self, record: ContainerRecord) -> ContainerRecord:
+        """Bring a record in line with reality (a dead shim, an exit while no engine ran)."""
+        if "setup" in record.resources:
+            # A start died midway (we hold the lock, so its process is gone): undo it.
+            self._teardown(record)
+            return self.store.reload(record).with_state(status=record.state.status)
+        if record.state.status not in LIVE:
+            return record
+        status = self.tasks.status(record.id)
+        if status.status in ("stopped", "unknown"):
+            return self._finish_locked(record, status)
+        if status.status != record.state.status and status.status in LIVE:
+            record = record.with_state(status=status.status)
+            self.store.write(record)
+        return record

@@ -1,0 +1,114 @@
+"""The OCI bundle of a container: config.json from its record, image root and network."""
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.containers.errors import InvalidOptionError
+from engine.containers.record import ContainerRecord
+from engine.runtime import spec
+
+# Docker's default capability set (moby oci/caps/defaults.go), wider than `runc spec`'s.
+_CAPS = (
+    "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP "
+    "NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE"
+)
+DOCKER_CAPS = tuple(f"CAP_{c}" for c in _CAPS.split())
+INIT_PATH = "/sbin/docker-init"
+HOST_INIT = "/usr/bin/docker-init"
+CPU_PERIOD = 100_000
+
+
+def _lookup(path: Path, name: str) -> tuple[int, int] | None:
+    """uid and gid of `name` in a passwd-format file, or gid of a group file entry."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 4 and fields[0] == name:
+            return int(fields[2]), int(fields[3])
+    return None
+
+
+def resolve_user(rootfs: Path, user: str) -> tuple[int, int]:
+    """`-u name|uid[:group|gid]` against the image's /etc/passwd and /etc/group."""
+    if not user:
+        return 0, 0
+    who, _, group = user.partition(":")
+    if who.isdigit():
+        uid, gid = int(who), 0
+        found = None
+    else:
+        found = _lookup(rootfs / "etc/passwd", who)
+        if found is None:
+            raise InvalidOptionError(
+                f"unable to find user {who}: no matching entries in passwd file"
+            )
+        uid, gid = found
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            entry = _lookup(rootfs / "etc/group", group)
+            if entry is None:
+                raise InvalidOptionError(
+                    f"unable to find group {group}: no matching entries in group file"
+                )
+            gid = entry[0]
+    return uid, gid
+
+
+def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str | None) -> Path:
+    """config.json for this container; returns its path."""
+    cfg, host = record.config, record.host
+    args = cfg.entrypoint + cfg.cmd
+    mounts: list[dict[str, Any]] = []
+    if host.init:
+        args = (INIT_PATH, "--", *args)
+        mounts.append(
+            {"destination": INIT_PATH, "type": "bind", "source": HOST_INIT,
+             "options": ["bind", "ro"]}
+        )  # fmt: skip
+    for name in ("resolv.conf", "hosts", "hostname"):
+        source = bundle / name
+        if source.exists():
+            mounts.append(
+                {"destination": f"/etc/{name}", "type": "bind", "source": str(source),
+                 "options": ["rbind", "rprivate"]}
+            )  # fmt: skip
+    uid, gid = resolve_user(rootfs, cfg.user)
+    env = cfg.env if any(e.startswith("PATH=") for e in cfg.env) else (*spec.DEFAULT_ENV, *cfg.env)
+    if cfg.tty and not any(e.startswith("TERM=") for e in env):
+        env = (*env, "TERM=xterm")
+    opts = spec.SpecOptions(
+        rootfs=str(rootfs),
+        args=args,
+        env=env,
+        cwd=cfg.workdir or "/",
+        hostname=record.id[:12],
+        terminal=cfg.tty,
+        uid=uid,
+        gid=gid,
+        netns_path="host" if host.network == "host" else netns_path,
+        cgroups_path=f"/pyengine/{record.id}",
+        rlimits={"RLIMIT_NOFILE": (1048576, 1048576)},
+        capabilities=DOCKER_CAPS,
+        extra_mounts=tuple(mounts),
+        memory_limit=host.memory or None,
+        pids_limit=host.pids_limit if host.pids_limit > 0 else None,
+    )
+    doc = spec.generate(opts)
+    if host.nano_cpus:
+        doc["linux"]["resources"]["cpu"] = {
+            "period": CPU_PERIOD,
+            "quota": host.nano_cpus * CPU_PERIOD // 1_000_000_000,
+        }
+    bundle.mkdir(parents=True, exist_ok=True)
+    path = bundle / "config.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
+    return path

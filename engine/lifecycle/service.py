@@ -1,0 +1,174 @@
+"""The container lifecycle users drive: stop, kill, pause, rm, wait, restart, and exits.
+
+Docker's states, transitions and messages (moby daemon/stop.go, kill.go, pause.go, delete.go);
+restart policies run here too, from the shim's exit command, since no daemon watches exits.
+"""
+
+import dataclasses
+import signal
+
+from engine.containers.errors import ConflictError, NoSuchContainerError
+from engine.containers.record import ContainerRecord
+from engine.containers.restart import next_delay
+from engine.errors import EngineError
+from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
+
+
+class Engine(LifecycleBase):
+    """All lifecycle operations; the CLI's only way to touch containers."""
+
+    def on_exit(self, container_id: str) -> None:
+        """The shim's exit command: record the exit, then apply --rm or the restart policy."""
+        try:
+            with self.locked(container_id) as record:
+                pass  # refresh_locked recorded the exit if there was one
+        except NoSuchContainerError:
+            return
+        if record.state.status != "exited" or record.state.stopped_by_user:
+            if record.host.auto_remove and record.state.status == "exited":
+                self.remove(record.id, force=True)
+            return
+        policy = record.host.restart
+        if policy.wants_restart(
+            record.state.exit_code, record.state.restart_count, stopped_by_user=False
+        ):
+            self._restart_after_backoff(record)
+        elif record.host.auto_remove:
+            self.remove(record.id, force=True)
+
+    def _restart_after_backoff(self, record: ContainerRecord) -> None:
+        previous = float(record.resources.get("restart_delay", "0"))
+        delay = next_delay(previous, record.state.finished_at - record.state.started_at)
+        with self.locked(record.id) as current:
+            if current.state.status != "exited" or current.state.stopped_by_user:
+                return
+            restarting = dataclasses.replace(
+                current, resources={**current.resources, "restart_delay": str(delay)}
+            ).with_state(status="restarting", restart_count=current.state.restart_count + 1)
+            self.store.write(restarting)
+        self.sleep(delay)
+        with self.locked(record.id) as current:
+            # stop, kill and rm cancel a pending restart by changing the state.
+            if current.state.status != "restarting" or current.state.stopped_by_user:
+                return
+            try:
+                started = self._start_locked(current)
+            except EngineError as exc:
+                self.store.write(current.with_state(status="exited", error=str(exc)))
+                return
+            self._event("restart", started)
+
+    # stop, kill, pause ----------------------------------------------------------------------------
+
+    def stop(self, ref: str, timeout: int | None = None, sig: int | None = None) -> ContainerRecord:
+        """Stop signal, wait `timeout` seconds (-1: forever), then SIGKILL."""
+        with self.locked(ref) as record:
+            if record.state.status == "restarting":
+                record = record.with_state(status="exited", stopped_by_user=True)
+                self.store.write(record)
+                return record
+            if record.state.status not in LIVE:
+                return record  # Docker: 304, not modified
+            record = record.with_state(stopped_by_user=True)
+            self.store.write(record)
+            wait = record.config.stop_timeout if timeout is None else timeout
+            try:
+                self.tasks.kill(record.id, sig or record.config.stop_signal)
+                if record.state.status == "paused":
+                    self.tasks.resume(record.id)
+            except EngineError:
+                wait = int(SIGNAL_FAILED_WAIT)
+            status = self.tasks.wait(record.id, None if wait < 0 else float(wait))
+            if status is None:
+                self.tasks.kill(record.id, signal.SIGKILL, all_processes=True)
+                status = self.tasks.wait(record.id, None)
+            assert status is not None
+            record = self._finish_locked(record, status)
+        self._event("stop", record)
+        return record
+
+    def kill(self, ref: str, sig: int = signal.SIGKILL) -> ContainerRecord:
+        """Send a signal; SIGKILL and the stop signal count as a manual stop."""
+        with self.locked(ref) as record:
+            if record.state.status not in LIVE:
+                raise ConflictError(
+                    f"Cannot kill container: {ref}: Container {record.id} is not running"
+                )
+            if sig in (signal.SIGKILL, record.config.stop_signal):
+                record = record.with_state(stopped_by_user=True)
+                self.store.write(record)
+            self.tasks.kill(record.id, sig)
+            if record.state.status == "paused":
+                self.tasks.resume(record.id)
+            self._event("kill", record)
+            if sig == signal.SIGKILL:
+                status = self.tasks.wait(record.id, None)
+                assert status is not None
+                record = self._finish_locked(record, status)
+        return record
+
+    def pause(self, ref: str) -> ContainerRecord:
+        """Freeze a running container."""
+        with self.locked(ref) as record:
+            if record.state.status == "paused":
+                raise ConflictError(f"Container {record.id} is already paused")
+            if record.state.status != "running":
+                raise ConflictError(f"Container {record.id} is not running")
+            self.tasks.pause(record.id)
+            record = record.with_state(status="paused")
+            self.store.write(record)
+        self._event("pause", record)
+        return record
+
+    def unpause(self, ref: str) -> ContainerRecord:
+        """Thaw a paused container."""
+        with self.locked(ref) as record:
+            if record.state.status != "paused":
+                raise ConflictError(f"Container {record.id} is not paused")
+            self.tasks.resume(record.id)
+            record = record.with_state(status="running")
+            self.store.write(record)
+        self._event("unpause", record)
+        return record
+
+    def restart(self, ref: str, timeout: int | None = None) -> ContainerRecord:
+        """stop + start; a manual restart resets RestartCount."""
+        record = self.stop(ref, timeout)
+        with self.locked(record.id) as current:
+            return self._start_locked(current.with_state(restart_count=0))
+
+    def remove(self, ref: str, force: bool = False) -> ContainerRecord:
+        """Remove a stopped container; `force` kills a live one first."""
+        with self.locked(ref) as record:
+            if record.state.status == "paused" and not force:
+                raise ConflictError(
+                    f"You cannot remove a paused container {record.id}. Unpause and then stop "
+                    "the container before attempting removal or force remove"
+                )
+            if record.state.status in ("running", "restarting") and not force:
+                raise ConflictError(
+                    f"You cannot remove a running container {record.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            if record.state.status in LIVE:
+                record = record.with_state(stopped_by_user=True)
+                self.store.write(record)
+                self.tasks.kill(record.id, signal.SIGKILL, all_processes=True)
+                if record.state.status == "paused":
+                    self.tasks.resume(record.id)
+                status = self.tasks.wait(record.id, None)
+                assert status is not None
+                record = self._finish_locked(record, status)
+            self.store.write(record.with_state(status="removing"))
+            self._teardown(record)
+            self.store.remove(record.id)
+        self._event("destroy", record)
+        return record
+
+    def wait(self, ref: str) -> int:
+        """Block until the container is not running; its exit code."""
+        record = self.store.find(ref)
+        if record.state.status in LIVE:
+            self.tasks.wait(record.id, None)
+        with self.locked(record.id) as current:
+            return current.state.exit_code

@@ -1,0 +1,139 @@
+"""In-memory images, networks and tasks for the lifecycle's unit tests (the kernel tests run
+the same Engine over the real ones)."""
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.containers.errors import InvalidOptionError
+from engine.containers.ports import PortBinding
+from engine.containers.request import ImageDefaults
+from engine.errors import EngineError
+from engine.lifecycle.backends import Attachment, ResolvedImage, TaskSpec, TaskStatus
+
+
+class FakeImages:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.mounted: set[str] = set()
+
+    def resolve(self, ref: str) -> ResolvedImage:
+        if ref != "busybox":
+            raise InvalidOptionError(f"Unable to find image '{ref}:latest' locally")
+        return ResolvedImage("sha256:" + "b" * 64, ImageDefaults(cmd=("sh",)))
+
+    def prepare_rootfs(self, container_id: str, image_id: str) -> Path:
+        self.mounted.add(container_id)
+        path = self.root / "rootfs" / container_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def release_rootfs(self, container_id: str) -> None:
+        self.mounted.discard(container_id)
+
+
+class FakeNetworks:
+    def __init__(self) -> None:
+        self.connected: dict[str, str] = {}
+        self.published: dict[str, list[PortBinding]] = {}
+
+    def connect(self, network: str, container_id: str, name: str) -> Attachment:
+        ip = f"10.0.0.{len(self.connected) + 2}"
+        self.connected[container_id] = ip
+        return Attachment(f"/run/netns/{container_id[:12]}", ip)
+
+    def publish(
+        self, network: str, container_id: str, ip: str, bindings: Sequence[PortBinding]
+    ) -> None:
+        self.published[container_id] = list(bindings)
+
+    def disconnect(self, network: str, container_id: str) -> None:
+        self.connected.pop(container_id, None)
+        self.published.pop(container_id, None)
+
+
+@dataclass
+class FakeTask:
+    spec: TaskSpec
+    status: str = "created"
+    pid: int = 0
+    exit_code: int | None = None
+    ignores: set[int] = field(default_factory=set)
+    pending: int = 0
+
+
+class FakeTasks:
+    """Tasks whose processes die of fatal signals unless told to ignore them."""
+
+    FATAL = frozenset({signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGQUIT})
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, FakeTask] = {}
+        self.signals: list[tuple[str, int]] = []
+        self.next_pid = 100
+        self.fail_start: EngineError | None = None
+        self.ignore_term = False
+
+    def create(self, container_id: str, spec: TaskSpec) -> int:
+        self.tasks[container_id] = FakeTask(spec)
+        if self.ignore_term:
+            self.tasks[container_id].ignores.add(signal.SIGTERM)
+        return 1
+
+    def start(self, container_id: str) -> int:
+        if self.fail_start is not None:
+            raise self.fail_start
+        task = self.tasks[container_id]
+        self.next_pid += 1
+        task.status, task.pid = "running", self.next_pid
+        return task.pid
+
+    def exit(self, container_id: str, code: int) -> None:
+        """The container's process ends on its own."""
+        task = self.tasks[container_id]
+        task.status, task.exit_code = "stopped", code
+
+    def status(self, container_id: str) -> TaskStatus:
+        task = self.tasks.get(container_id)
+        if task is None:
+            return TaskStatus("unknown")
+        return TaskStatus(task.status, task.pid, task.exit_code, 1.0 if task.exit_code else 0.0)
+
+    def kill(self, container_id: str, signal_number: int, all_processes: bool = False) -> None:
+        task = self.tasks.get(container_id)
+        if task is None or task.status not in ("running", "paused"):
+            raise EngineError("container not running")
+        self.signals.append((container_id, signal_number))
+        fatal = signal_number in self.FATAL and signal_number not in task.ignores
+        # A frozen process takes a catchable signal only once thawed; SIGKILL is immediate.
+        if fatal and (signal_number == signal.SIGKILL or task.status == "running"):
+            self.exit(container_id, 128 + signal_number)
+        elif fatal:
+            task.pending = signal_number
+
+    def wait(self, container_id: str, timeout: float | None) -> TaskStatus | None:
+        status = self.status(container_id)
+        if status.status in ("running", "paused", "created"):
+            assert timeout is not None, "a fake wait without timeout would block forever"
+            return None
+        return status
+
+    def pause(self, container_id: str) -> None:
+        self.tasks[container_id].status = "paused"
+
+    def resume(self, container_id: str) -> None:
+        task = self.tasks[container_id]
+        if task.status == "paused":
+            task.status = "running"
+            if task.pending:
+                self.exit(container_id, 128 + task.pending)
+
+    def pids(self, container_id: str) -> list[int]:
+        return [self.tasks[container_id].pid]
+
+    def exec(self, container_id: str, args: Sequence[str], **_: object) -> int:
+        return 0
+
+    def delete(self, container_id: str) -> None:
+        self.tasks.pop(container_id, None)
