@@ -1,6 +1,7 @@
 """What `ps`, `port` and `inspect` print for a record, in Docker's shapes."""
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from engine.containers.ports import PortBinding
@@ -74,7 +75,7 @@ def ps_row(record: ContainerRecord, now: float) -> tuple[str, ...]:
     )
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
     """Columns padded to their widest cell with three spaces between, as Docker's tabwriter."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [

@@ -139,6 +139,18 @@ class Tasks(Protocol):
         """Run a process in the task with this command's stdio; returns its exit code."""
         ...
 
+    def write_stdin(self, container_id: str, data: bytes) -> None:
+        """Feed the task's stdin (created with `stdin=True`)."""
+        ...
+
+    def close_stdin(self, container_id: str) -> None:
+        """Close the task's stdin: the container reads EOF."""
+        ...
+
+    def stats(self, container_id: str) -> dict[str, int]:
+        """cpu_ns, memory, memory_limit and pids of the task's cgroup."""
+        ...
+
     def delete(self, container_id: str) -> None:
         """Kill what is left, delete the task and stop its shim; absent is fine."""
         ...

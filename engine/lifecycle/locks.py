@@ -17,3 +17,22 @@ def container_lock(container_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def try_container_lock(container_dir: Path) -> Iterator[bool]:
+    """Take the lock if it is free; yield whether we hold it (listings must not block)."""
+    try:
+        fd = os.open(container_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

@@ -12,6 +12,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
+from engine.lifecycle.locks import try_container_lock
 
 
 class Engine(LifecycleBase):
@@ -166,9 +167,59 @@ class Engine(LifecycleBase):
         return record
 
     def wait(self, ref: str) -> int:
-        """Block until the container is not running; its exit code."""
+        """Block until the container is not running; its exit code (even if --rm removed it)."""
         record = self.store.find(ref)
+        status = None
         if record.state.status in LIVE:
-            self.tasks.wait(record.id, None)
-        with self.locked(record.id) as current:
-            return current.state.exit_code
+            status = self.tasks.wait(record.id, None)
+        try:
+            with self.locked(record.id) as current:
+                return current.state.exit_code
+        except NoSuchContainerError:
+            if status is None or status.exit_code is None:
+                raise
+            return status.exit_code
+
+    def exec(
+        self,
+        ref: str,
+        args: tuple[str, ...],
+        *,
+        env: tuple[str, ...] = (),
+        cwd: str = "",
+        user: str = "",
+        tty: bool = False,
+        detach: bool = False,
+    ) -> int:
+        """Run a command in a running container; its exit code (Docker refuses paused ones)."""
+        with self.locked(ref) as record:
+            if record.state.status == "paused":
+                raise ConflictError(
+                    f"Container {record.id} is paused, unpause the container before exec"
+                )
+            if record.state.status != "running":
+                raise ConflictError(f"Container {record.id} is not running")
+        return self.tasks.exec(
+            record.id,
+            args,
+            env=(*record.config.env, *env),
+            cwd=cwd or record.config.workdir,
+            user=user or record.config.user,
+            tty=tty,
+            detach=detach,
+        )
+
+    def listing(self, everything: bool = False) -> list[ContainerRecord]:
+        """Containers for `ps`, brought up to date where no other command holds them."""
+        shown = []
+        for record in self.store.all():
+            if record.state.status in LIVE or "setup" in record.resources:
+                with try_container_lock(self.store.container_dir(record.id)) as held:
+                    if held:
+                        try:
+                            record = self.refresh_locked(self.store.reload(record))
+                        except NoSuchContainerError:
+                            continue
+            if everything or record.state.status in (*LIVE, "restarting"):
+                shown.append(record)
+        return shown

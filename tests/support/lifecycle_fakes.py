@@ -74,6 +74,7 @@ class FakeTasks:
         self.next_pid = 100
         self.fail_start: EngineError | None = None
         self.ignore_term = False
+        self.stdin: list[bytes] = []
 
     def create(self, container_id: str, spec: TaskSpec) -> int:
         self.tasks[container_id] = FakeTask(spec)
@@ -134,6 +135,15 @@ class FakeTasks:
 
     def exec(self, container_id: str, args: Sequence[str], **_: object) -> int:
         return 0
+
+    def write_stdin(self, container_id: str, data: bytes) -> None:
+        self.stdin.append(data)
+
+    def close_stdin(self, container_id: str) -> None:
+        self.stdin.append(b"")
+
+    def stats(self, container_id: str) -> dict[str, int]:
+        return {"cpu_ns": 0, "memory": 1 << 20, "memory_limit": 0, "pids": 1}
 
     def delete(self, container_id: str) -> None:
         self.tasks.pop(container_id, None)
