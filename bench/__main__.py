@@ -16,7 +16,7 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(suite: str = "") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = p.add_subparsers(dest="suite", required=True)
     proxy = sub.add_parser(
@@ -61,8 +61,11 @@ def parser() -> argparse.ArgumentParser:
         "CPUs (less than 20%% busy); measurements taken on a busy machine are flagged anyway",
     )
     for name, (module_name, help_text) in SUITES.items():
-        if importlib.util.find_spec(module_name) is not None:
+        # A suite's module is imported only when that suite runs (each pulls in its own peers).
+        if name == suite and importlib.util.find_spec(module_name) is not None:
             importlib.import_module(module_name).configure(sub.add_parser(name, help=help_text))
+        else:
+            sub.add_parser(name, help=help_text)
     return p
 
 
@@ -75,7 +78,7 @@ SUITES: dict[str, tuple[str, str]] = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    args = parser(argv[0] if argv else "").parse_args(argv)
     if args.suite in SUITES:
         suite = importlib.import_module(SUITES[args.suite][0])
         return int(suite.run(args, argv))

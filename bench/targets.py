@@ -57,6 +57,7 @@ class Target:
 ALL_TARGETS = (
     Target("pyproxy", "pyproxy", "splice", "uvloop"),
     Target("pyproxy-copy", "pyproxy", "copy", "uvloop"),
+    Target("pyproxy-auto", "pyproxy", "auto", "uvloop"),
     Target("pyproxy-asyncio", "pyproxy", "splice", "asyncio"),
     Target("pyproxy-copy-asyncio", "pyproxy", "copy", "asyncio"),
     Target("pyproxy-shared", "pyproxy", "splice", "uvloop", "shared"),

@@ -23,7 +23,7 @@ PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 LOOP_NAMES = ("uvloop", "asyncio")
 # auto: shared when a parent waits on fd 3 (dockerd, our engine), standalone in a terminal.
 MODE_NAMES = ("auto", "standalone", "shared")
-RELAY_NAMES = ("splice", "copy")
+RELAY_NAMES = ("splice", "copy", "auto")
 DEFAULT_UDP_TIMEOUT = 90.0
 
 FLAGS = (

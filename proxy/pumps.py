@@ -15,6 +15,8 @@ from proxy.base import Pump
 SPLICE_FLAGS = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
 PIPE_SIZE = 256 * 1024
 COPY_CHUNK = 256 * 1024
+# A read at least this large means a bulk flow (see AutoPump).
+BULK_READ = 32 * 1024
 
 PumpFactory = Callable[[socket.socket, socket.socket], Pump]
 
@@ -165,6 +167,64 @@ class CopyPump:
         self._taken = 0
 
 
+class AutoPump:
+    """Copy while messages are small, splice once a flow turns out to be bulk.
+
+    A request/response flow (HTTP, RPC) moves a few KB at a time, where recv/send beats two
+    splices through a pipe; a bulk flow moves full socket buffers, where splice saves copying
+    every byte through user space. One large read marks the direction as bulk for good, as
+    HAProxy's splice-auto does. The switch happens only when nothing is held, so order is kept.
+    """
+
+    __slots__ = ("_bulk", "_copy", "_dst", "_pool", "_splice", "_src", "chunk")
+
+    def __init__(
+        self, src: socket.socket, dst: socket.socket, scratch: bytearray, pool: PipePool
+    ) -> None:
+        self._copy = CopyPump(src, dst, scratch)
+        self._splice: SplicePump | None = None
+        self._src = src
+        self._dst = dst
+        self._pool = pool
+        self._bulk = False
+        self.chunk = len(scratch)
+
+    @property
+    def spliced(self) -> bool:
+        """Whether this direction has turned out bulk and moves through a pipe now."""
+        return self._splice is not None
+
+    def fill(self) -> int:
+        if self._splice is not None:
+            return self._splice.fill()
+        n = self._copy.fill()
+        if n >= BULK_READ:
+            self._bulk = True
+        return n
+
+    def flush(self) -> bool:
+        if self._splice is not None:
+            return self._splice.flush()
+        if not self._copy.flush():
+            return False
+        if self._bulk:
+            self._splice = SplicePump(self._src, self._dst, self._pool)
+            self._splice.chunk = self.chunk
+        return True
+
+    def release(self) -> None:
+        self._copy.release()
+        if self._splice is not None:
+            self._splice.release()
+
+
+def auto_pumps(max_idle_pipes: int = 64) -> PumpFactory:
+    """A factory of auto pumps sharing one scratch buffer and one pipe pool."""
+    scratch = bytearray(COPY_CHUNK)
+    pool = PipePool(max_idle_pipes)
+    return lambda src, dst: AutoPump(src, dst, scratch, pool)
+
+
 def splice_pumps(max_idle_pipes: int = 64) -> PumpFactory:
     """A factory of splice pumps sharing one pipe pool."""
     pool = PipePool(max_idle_pipes)
@@ -177,4 +237,8 @@ def copy_pumps() -> PumpFactory:
     return lambda src, dst: CopyPump(src, dst, scratch)
 
 
-PUMPS: dict[str, Callable[[], PumpFactory]] = {"splice": splice_pumps, "copy": copy_pumps}
+PUMPS: dict[str, Callable[[], PumpFactory]] = {
+    "splice": splice_pumps,
+    "copy": copy_pumps,
+    "auto": auto_pumps,
+}
