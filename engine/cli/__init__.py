@@ -6,6 +6,7 @@ container operation, and dockerd-sized command tables would otherwise import eve
 
 import importlib
 import importlib.util
+import signal
 import sys
 
 import click
@@ -21,6 +22,17 @@ COMMANDS: dict[str, str] = {
     "import": "engine.cli.images:import_",
     "load": "engine.cli.images:load",
     "rmi": "engine.cli.images:rmi",
+    **{
+        name: f"engine.cli.containers:{name}"
+        for name in ("create", "run", "start", "stop", "kill", "restart", "pause", "unpause")
+    },
+    "rm": "engine.cli.containers:rm",
+    "wait": "engine.cli.containers:wait",
+    "_exited": "engine.cli.containers:exited",
+    **{name: f"engine.cli.queries:{name}" for name in ("ps", "inspect", "port", "logs", "top")},
+    "stats": "engine.cli.queries:stats",
+    "events": "engine.cli.queries:events",
+    "exec": "engine.cli.queries:exec_",
 }
 
 
@@ -57,8 +69,11 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pyengine` console script: EngineError becomes its exit code."""
+    # `pyengine logs x | head` ends quietly, as a C program would.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
+        # Without standalone mode click returns the code of `ctx.exit(n)` instead of exiting.
+        result = cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
     except EngineError as exc:
         click.echo(f"pyengine: {exc}", err=True)
         return exc.exit_code
@@ -71,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 125 if isinstance(exc, click.UsageError) else exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ class Images(Protocol):
         """Mount the container's copy-on-write root (idempotent) and return its path."""
         ...
 
+    def unmount_rootfs(self, container_id: str) -> None:
+        """Unmount the container's root, keeping its changes for the next start."""
+        ...
+
     def release_rootfs(self, container_id: str) -> None:
-        """Unmount and delete the container's root; absent is fine."""
+        """Unmount and delete the container's root and its changes; absent is fine."""
         ...
 
 

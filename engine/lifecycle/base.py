@@ -183,15 +183,22 @@ class LifecycleBase:
         self._event("start", record)
         return record
 
-    def _teardown(self, record: ContainerRecord) -> None:
-        """Undo everything a start set up; each step tolerates absence (DEL is retried)."""
+    def _teardown(self, record: ContainerRecord, remove: bool = False) -> None:
+        """Undo everything a start set up; each step tolerates absence (DEL is retried).
+
+        The root's changes are kept (as Docker keeps a stopped container's layer) unless the
+        container is being removed.
+        """
         proxy = record.resources.get("proxy")
         if proxy:
             proxyproc.stop(proxyproc.ProxyHandle.parse(proxy))
         self.tasks.delete(record.id)
         if record.host.network not in ("none", "host"):
             self.networks.disconnect(record.host.network, record.id)
-        self.images.release_rootfs(record.id)
+        if remove:
+            self.images.release_rootfs(record.id)
+        else:
+            self.images.unmount_rootfs(record.id)
         resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
         current = (
             self.store.reload(record) if self.store.container_dir(record.id).exists() else None

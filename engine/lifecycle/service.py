@@ -161,7 +161,7 @@ class Engine(LifecycleBase):
                 assert status is not None
                 record = self._finish_locked(record, status)
             self.store.write(record.with_state(status="removing"))
-            self._teardown(record)
+            self._teardown(record, remove=True)
             self.store.remove(record.id)
         self._event("destroy", record)
         return record

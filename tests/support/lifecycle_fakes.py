@@ -17,6 +17,7 @@ class FakeImages:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.mounted: set[str] = set()
+        self.released: set[str] = set()
 
     def resolve(self, ref: str) -> ResolvedImage:
         if ref != "busybox":
@@ -29,8 +30,12 @@ class FakeImages:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def unmount_rootfs(self, container_id: str) -> None:
+        self.mounted.discard(container_id)
+
     def release_rootfs(self, container_id: str) -> None:
         self.mounted.discard(container_id)
+        self.released.add(container_id)
 
 
 class FakeNetworks:

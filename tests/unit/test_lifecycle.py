@@ -72,8 +72,10 @@ def test_create_start_stop_rm_releases_everything(engine: Engine) -> None:
     assert (stopped.state.status, stopped.state.exit_code) == ("exited", 143)
     assert stopped.state.stopped_by_user
     assert not images.mounted and not networks.connected and record.id not in tasks.tasks
+    assert not images.released  # a stopped container keeps its changes
     assert engine.stop("web").state.exit_code == 143  # not modified
     engine.remove("web")
+    assert images.released == {record.id}
     with pytest.raises(NoSuchContainerError):
         engine.store.find("web")
     actions = [e.action for e in events.read(engine.root)]
