@@ -141,6 +141,7 @@ class LifecycleBase:
                 }
                 bindings = allocate.allocate(host.ports, taken)
                 self.networks.publish(host.network, cid, ip, bindings)
+            bundle.write_etc(self.bundle_dir(cid), record, ip)
             bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
             spec = TaskSpec(
                 bundle=self.bundle_dir(cid),

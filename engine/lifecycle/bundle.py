@@ -61,6 +61,34 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int]:
     return uid, gid
 
 
+def _resolv_conf(host_file: Path) -> str:
+    """The host's resolv.conf without loopback nameservers, which mean nothing inside the
+    container's namespace (Docker filters them the same way)."""
+    try:
+        lines = host_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    kept = [
+        line
+        for line in lines
+        if not (line.startswith("nameserver") and line.split()[1:2] in (["127.0.0.1"], ["::1"]))
+        and not line.startswith("nameserver 127.")
+    ]
+    return "\n".join(kept) + "\n"
+
+
+def write_etc(bundle: Path, record: ContainerRecord, ip: str) -> None:
+    """hosts, hostname and resolv.conf for the container, bind-mounted over its /etc."""
+    bundle.mkdir(parents=True, exist_ok=True)
+    hostname = record.id[:12]
+    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if ip:
+        hosts += f"{ip}\t{hostname}\n"
+    (bundle / "hosts").write_text(hosts)
+    (bundle / "hostname").write_text(hostname + "\n")
+    (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf")))
+
+
 def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str | None) -> Path:
     """config.json for this container; returns its path."""
     cfg, host = record.config, record.host

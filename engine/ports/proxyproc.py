@@ -34,6 +34,23 @@ def _bracket(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
+def host_ipv6() -> bool:
+    """Whether the host has IPv6 at all (a wildcard port is then served on `[::]` too)."""
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii") as f:
+            return bool(f.read(1))
+    except OSError:
+        return False
+
+
+def with_ipv6_wildcards(bindings: list[PortBinding]) -> list[PortBinding]:
+    """A wildcard binding on both families, as Docker binds 0.0.0.0 and [::] for `-p 80:80`."""
+    extra = [
+        PortBinding(b.container_port, b.proto, "::", b.host_port) for b in bindings if not b.host_ip
+    ]
+    return bindings + extra
+
+
 def map_args(bindings: list[PortBinding], container_ip: str) -> list[str]:
     """`-map` flags, consecutive ports folded into ranges so 1001 ports stay a short argv."""
     args: list[str] = []
@@ -71,7 +88,8 @@ def start(
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    argv = [executable, "-mode", "standalone", *map_args(bindings, container_ip)]
+    served = with_ipv6_wildcards(bindings) if host_ipv6() else bindings
+    argv = [executable, "-mode", "standalone", *map_args(served, container_ip)]
     try:
         pid = os.posix_spawn(
             executable,

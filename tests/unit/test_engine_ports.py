@@ -60,3 +60,14 @@ def test_handles_round_trip() -> None:
     handle = proxyproc.ProxyHandle(123, 456)
     assert proxyproc.ProxyHandle.parse(handle.text()) == handle
     assert not proxyproc.is_running(proxyproc.ProxyHandle(2**22 + 7, 1))
+
+
+def test_wildcards_are_served_on_both_families() -> None:
+    bindings = [*parse_publish("8080:80"), *parse_publish("127.0.0.1:9090:90/udp")]
+    both = proxyproc.with_ipv6_wildcards(bindings)
+    assert [(b.host_ip, b.host_port, b.proto) for b in both] == [
+        ("", 8080, "tcp"),
+        ("127.0.0.1", 9090, "udp"),
+        ("::", 8080, "tcp"),
+    ]
+    assert "[::]:8080:10.0.0.2:80/tcp" in proxyproc.map_args(both, "10.0.0.2")
