@@ -1,0 +1,7 @@
+"""`python -m engine.shim` is `pyshim`."""
+
+import sys
+
+from engine.shim import main
+
+sys.exit(main())

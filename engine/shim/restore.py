@@ -1,0 +1,26 @@
+"""What a (re)started engine finds: every live shim to reattach to, every dead one cleaned up.
+
+live, dead = restore(run_root, root)
+live["web"].wait()                 # a ShimClient, as if the engine had never gone away
+dead["db"].exit_status             # 255, or 137 when the orphaned container was killed
+"""
+
+from __future__ import annotations
+
+from engine.shim.client import ShimClient
+from engine.shim.discovery import cleanup_dead, list_ids, probe
+from engine.shim.exitfile import ExitRecord
+from engine.shim.paths import Layout
+
+
+def restore(run_root: str, root: str) -> tuple[dict[str, ShimClient], dict[str, ExitRecord]]:
+    """Reconnect to live shims (checked with `connect`); clean up after dead ones."""
+    live: dict[str, ShimClient] = {}
+    dead: dict[str, ExitRecord] = {}
+    for cid in list_ids(run_root):
+        layout = Layout(run_root, root, cid)
+        if probe(layout):
+            live[cid] = ShimClient.for_layout(layout)
+        else:
+            dead[cid] = cleanup_dead(layout)
+    return live, dead

@@ -1,0 +1,77 @@
+"""The task API beyond the lifecycle: state, pids, pause/resume, stdio, stats, update."""
+
+from __future__ import annotations
+
+from engine.runtime.opts import UpdateOpts
+from engine.shim.errors import InvalidArgumentError
+from engine.shim.task import Task
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class TaskService(Task):
+    """Task plus the methods that only pass through to the runtime or the stdio."""
+
+    def state(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = self.process(str(params.get("exec_id") or "")).snapshot()
+        out.update(
+            id=self.config.id,
+            bundle=self.config.bundle,
+            oom_killed=self.oom_killed,
+            log_path=self.layout.log_path if self.log is not None else "",
+        )
+        return out
+
+    def pids(self, _params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("pids")
+        by_pid = {p.pid: p.exec_id for p in self.execs.values() if p.live}
+        pids = self.runtime.ps(self.config.id)
+        return {"processes": [{"pid": p, "exec_id": by_pid.get(p, "")} for p in pids]}
+
+    def pause(self, _params: dict[str, Any]) -> dict[str, Any]:
+        init = self._init()
+        init.check("pause")
+        self.runtime.pause(self.config.id)
+        init.transition("pause")
+        self.publish("/tasks/paused", {})
+        return {}
+
+    def resume(self, _params: dict[str, Any]) -> dict[str, Any]:
+        init = self._init()
+        init.check("resume")
+        self.runtime.resume(self.config.id)
+        init.transition("resume")
+        self.publish("/tasks/resumed", {})
+        return {}
+
+    def resize(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("resize")
+        self.io.resize(int(params.get("height", 24)), int(params.get("width", 80)))
+        return {}
+
+    def close_io(self, _params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("close_io")
+        self.io.close_stdin()
+        return {}
+
+    def write_stdin(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("close_io")
+        return {"written": self.io.write_stdin(str(params.get("data", "")).encode())}
+
+    def stats(self, _params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("stats")
+        return self.runtime.stats(self.config.id)
+
+    def update(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._init().check("update")
+        resources = params.get("resources")
+        if not isinstance(resources, dict):
+            raise InvalidArgumentError("update needs a resources object")
+        try:
+            opts = UpdateOpts.from_dict(resources)
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        self.runtime.update(self.config.id, opts)
+        return {}

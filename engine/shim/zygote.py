@@ -1,0 +1,149 @@
+"""`pyshim zygote --run-root R`: a resident, already-imported shim that forks new shims.
+
+Starting a shim by exec costs a Python start-up and the imports (most of `spawn`); forking
+them from a process that already did both costs a fork. The forked shims also share the
+zygote's pages (its heap is frozen out of the collector first, so it stays shared), which is
+what brings the per-shim PSS down. The zygote is a convenience, not a dependency: shims are
+independent daemons the moment they are forked (own session, re-parented away), a dead zygote
+takes nothing down, and the client falls back to exec when no zygote answers.
+
+Protocol on <run>/zygote.sock: one line {"argv": [shim flags]} -> one line
+{"ok": true, "address": path} or {"ok": false, "error": {...}}; one request per connection.
+"""
+
+from __future__ import annotations
+
+import _signal  # type: ignore[import-not-found]  # signal imports enum
+import _socket
+import ctypes  # noqa: F401 - imported once here, shared by every forked shim
+import gc
+import os
+import sys
+
+from engine.runtime import jsonlite
+from engine.runtime.errors import OCIRuntimeError
+from engine.shim.config import ShimConfig
+from engine.shim.errors import InvalidArgumentError, ShimError
+from engine.shim.main import launch, set_subreaper
+from engine.shim.paths import default_run_root
+
+
+def socket_path(run_root: str) -> str:
+    return os.path.join(run_root, "zygote.sock")
+
+
+def pid_path(run_root: str) -> str:
+    return os.path.join(run_root, "zygote.pid")
+
+
+def start_zygote(argv: list[str]) -> int:
+    """Bind, daemonize, print the socket path (the socket listens before this returns)."""
+    if argv[:1] == ["--run-root"] and len(argv) == 2:
+        run_root = os.path.abspath(argv[1])
+    elif not argv:
+        run_root = default_run_root()
+    else:
+        raise InvalidArgumentError("usage: pyshim zygote [--run-root DIR]")
+    os.makedirs(run_root, exist_ok=True)
+    path = socket_path(run_root)
+    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+    except OSError:
+        # a zygote answers there, or a dead one left its socket
+        if _answers(path):
+            sys.stdout.write(path + "\n")
+            listener.close()
+            return 0
+        os.unlink(path)
+        listener.bind(path)
+    listener.listen(64)
+    sys.stdout.flush()
+    first = os.fork()
+    if first == 0:
+        os.setsid()
+        if os.fork() != 0:
+            os._exit(0)
+        _serve(run_root, listener)
+    listener.close()
+    os.waitpid(first, 0)
+    sys.stdout.write(path + "\n")
+    return 0
+
+
+def _answers(path: str) -> bool:
+    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def _reap(_sig: int, _frame: object) -> None:
+    """Shims re-parent to the zygote (it is their subreaper) and it reaps them when they exit,
+    so finished shims never linger as zombies under an init that does not reap."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _serve(run_root: str, listener: _socket.socket) -> None:
+    os.chdir("/")
+    _signal.signal(_signal.SIGCHLD, _reap)
+    set_subreaper()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    with open(pid_path(run_root), "w") as f:
+        f.write(f"{os.getpid()}\n")
+    listener.settimeout(None)
+    while True:
+        gc.collect()
+        gc.freeze()  # everything so far stays in shared pages in the shims forked next
+        fd, _ = listener._accept()  # type: ignore[attr-defined]
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+        try:
+            conn.settimeout(10.0)
+            _handle(conn, listener)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+
+def _handle(conn: _socket.socket, listener: _socket.socket) -> None:
+    data = b""
+    while b"\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    try:
+        request = jsonlite.loads(data.split(b"\n", 1)[0])
+        config = ShimConfig.from_argv([str(a) for a in request["argv"]])
+        address = launch(config, close_in_daemon=(listener.fileno(), conn.fileno()))
+        reply: dict[str, object] = {"ok": True, "address": address}
+    except (ShimError, OCIRuntimeError) as exc:
+        kind = exc.kind if isinstance(exc, ShimError) else "runtime"
+        message = getattr(exc, "message", None) or str(exc)
+        reply = {
+            "ok": False,
+            "error": {"kind": kind, "type": type(exc).__name__, "message": message},
+        }
+    except (ValueError, KeyError, TypeError) as exc:
+        reply = {
+            "ok": False,
+            "error": {
+                "kind": "invalid_argument",
+                "type": "InvalidArgumentError",
+                "message": f"bad zygote request: {exc}",
+            },
+        }
+    conn.sendall((jsonlite.dumps(reply) + "\n").encode())
