@@ -36,6 +36,7 @@ class ShimConfig:
 
     __slots__ = (
         "bundle",
+        "exit_command",
         "id",
         "log_driver",
         "log_max_file",
@@ -58,6 +59,7 @@ class ShimConfig:
         log_max_size: int = -1,
         log_max_file: int = 1,
         log_driver: str = "json-file",
+        exit_command: tuple[str, ...] = (),
     ) -> None:
         self.id = validate_id(id)
         self.bundle = os.path.abspath(bundle)
@@ -65,6 +67,9 @@ class ShimConfig:
         self.root = os.path.abspath(root)
         self.runtime = runtime
         self.runtime_args = tuple(runtime_args)
+        # Run once the init's exit is on disk (conmon's --exit-command): a daemonless engine's
+        # cleanup and restart policy, since no daemon waits on the task.
+        self.exit_command = tuple(exit_command)
         if log_max_size == 0 or log_max_size < -1:
             raise InvalidArgumentError(f"invalid log max size {log_max_size}: must be > 0 or -1")
         if log_max_file < 1:
@@ -108,6 +113,8 @@ class ShimConfig:
         ]
         for arg in self.runtime_args:
             out.append(f"--runtime-arg={arg}")
+        for arg in self.exit_command:
+            out.append(f"--exit-command-arg={arg}")
         return out
 
     def to_json(self) -> dict[str, object]:
@@ -117,6 +124,7 @@ class ShimConfig:
     def from_json(data: dict[str, object]) -> ShimConfig:
         kw: dict[str, Any] = dict(data)
         kw["runtime_args"] = tuple(kw.get("runtime_args") or ())
+        kw["exit_command"] = tuple(kw.get("exit_command") or ())
         return ShimConfig(**kw)
 
     @staticmethod
@@ -129,6 +137,7 @@ class ShimConfig:
         """`--flag value`, `--flag=value`, repeatable `--runtime-arg=X`; else raises."""
         values: dict[str, str] = {}
         runtime_args: list[str] = []
+        exit_command: list[str] = []
         i = 0
         while i < len(argv):
             arg = argv[i]
@@ -141,6 +150,8 @@ class ShimConfig:
             i += 1
             if name == "--runtime-arg":
                 runtime_args.append(value)
+            elif name == "--exit-command-arg":
+                exit_command.append(value)
             elif name in _FLAGS:
                 values[name[2:].replace("-", "_")] = value
             else:
@@ -163,4 +174,5 @@ class ShimConfig:
             log_max_size=size,
             log_max_file=files,
             log_driver=values.get("log_driver", "json-file"),
+            exit_command=tuple(exit_command),
         )

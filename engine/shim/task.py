@@ -24,6 +24,7 @@ from engine.runtime.opts import CreateOpts, DeleteOpts, ExecOpts, KillOpts, pars
 from engine.runtime.runtime import Runtime, validate_id
 from engine.shim.bundle import read_bundle_config
 from engine.shim.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
+from engine.shim.exitcmd import run_exit_command
 from engine.shim.exitfile import ExitRecord, write_exit
 from engine.shim.files import open_output, read_pid_file, unlink_quiet
 from engine.shim.oom import memory_cgroup, oom_killed
@@ -297,6 +298,7 @@ class Task:
         code, at = self._pending_exit
         init.exit_status, init.exited_at = code, at
         self._persist(init)
+        run_exit_command(self.config.exit_command)
         waiters = init.set_exited(code, at)
         if self.oom_killed:
             self.publish("/tasks/oom", {})

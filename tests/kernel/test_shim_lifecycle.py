@@ -329,3 +329,18 @@ def test_shutdown_now_kills_a_live_task(box):
     assert wait_for(lambda: not pid_alive(init))
     assert box.runc_ids() == []
     assert json.loads(Path(box.layout("pyt-now").exit_file).read_text())["exit_status"] == 137
+
+
+def test_exit_command_runs_once_the_exit_is_on_disk(box):
+    marker = box.base / "exited"
+    exit_file = box.layout("pyt-exitcmd").exit_file
+    command = ("/bin/sh", "-c", f'cat "$1" > {marker}.tmp && mv {marker}.tmp {marker}', "sh")
+    client = box.create(
+        "pyt-exitcmd", ("sh", "-c", "exit 5"), config={"exit_command": (*command, exit_file)}
+    )
+    client.start()
+    assert client.wait(timeout=20).exit_status == 5
+    assert wait_for(marker.exists, timeout=20)
+    # It read the exit record: the record was written before the command started.
+    assert json.loads(marker.read_text())["exit_status"] == 5
+    remove_task(client)

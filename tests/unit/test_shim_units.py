@@ -164,3 +164,14 @@ def test_config_from_argv_and_back(tmp_path):
 def test_config_rejects(argv, exc):
     with pytest.raises(exc):
         ShimConfig.from_argv(argv)
+
+
+def test_exit_command_round_trips_through_argv_and_json():
+    from engine.shim.config import ShimConfig
+
+    cfg = ShimConfig(
+        id="pyt-x", bundle="/b", run_root="/r", root="/d",
+        exit_command=("/usr/bin/env", "A=1", "pyengine", "_exited", "pyt-x"),
+    )  # fmt: skip
+    assert ShimConfig.from_argv(cfg.argv()).exit_command == cfg.exit_command
+    assert ShimConfig.from_json(cfg.to_json()).exit_command == cfg.exit_command
