@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,14 @@ DOCKER_CAPS = tuple(f"CAP_{c}" for c in _CAPS.split())
 INIT_PATH = "/sbin/docker-init"
 HOST_INIT = "/usr/bin/docker-init"
 CPU_PERIOD = 100_000
+
+
+def _nofile() -> tuple[int, int]:
+    """The container's open-file limit: as high as this host lets us go (Docker gives 1048576
+    where the daemon may; a higher limit than our own hard one is refused by the kernel)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = 1048576 if hard == resource.RLIM_INFINITY else min(hard, 1048576)
+    return limit, limit
 
 
 def _lookup(path: Path, name: str) -> tuple[int, int] | None:
@@ -122,7 +131,7 @@ def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str |
         gid=gid,
         netns_path="host" if host.network == "host" else netns_path,
         cgroups_path=f"/pyengine/{record.id}",
-        rlimits={"RLIMIT_NOFILE": (1048576, 1048576)},
+        rlimits={"RLIMIT_NOFILE": _nofile()},
         capabilities=DOCKER_CAPS,
         extra_mounts=tuple(mounts),
         memory_limit=host.memory or None,

@@ -8,6 +8,7 @@ Errors come back as the same classes the shim raised (TaskConflictError, Command
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import struct
@@ -172,7 +173,10 @@ class ShimClient:
     def close_io(self) -> None:
         self.call("close_io")
 
-    def write_stdin(self, data: str) -> int:
+    def write_stdin(self, data: str | bytes) -> int:
+        if isinstance(data, bytes):
+            encoded = base64.b64encode(data).decode("ascii")
+            return int(self.call("write_stdin", data_b64=encoded)["written"])
         return int(self.call("write_stdin", data=data)["written"])
 
     def stats(self) -> dict[str, Any]:

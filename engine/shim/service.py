@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+
 from engine.runtime.opts import UpdateOpts
 from engine.shim.errors import InvalidArgumentError
 from engine.shim.task import Task
@@ -58,6 +60,13 @@ class TaskService(Task):
 
     def write_stdin(self, params: dict[str, Any]) -> dict[str, Any]:
         self._init().check("close_io")
+        if "data_b64" in params:
+            # Bytes that are not text (a binary stdin) travel as base64 in the JSON line.
+            try:
+                raw = binascii.a2b_base64(str(params["data_b64"]))
+            except binascii.Error:
+                raise InvalidArgumentError("write_stdin: data_b64 is not base64") from None
+            return {"written": self.io.write_stdin(raw)}
         return {"written": self.io.write_stdin(str(params.get("data", "")).encode())}
 
     def stats(self, _params: dict[str, Any]) -> dict[str, Any]:

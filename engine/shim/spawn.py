@@ -17,6 +17,7 @@ from pathlib import Path
 from engine.shim.client import ExitStatus, ShimClient, raise_remote
 from engine.shim.config import ShimConfig
 from engine.shim.errors import ShimError
+from engine.shim.fingerprint import code_fingerprint
 
 # The shim runs without site-packages (-S): it imports only the stdlib and this package, and
 # site's .pth processing costs milliseconds and memory in every shim.
@@ -72,18 +73,21 @@ def start_zygote(run_root: str, command: Sequence[str] | None = None) -> bool:
 
 def _via_zygote(config: ShimConfig, command: Sequence[str] | None) -> str | None:
     path = zygote_socket(config.run_root)
-    for attempt in range(2):
+    request = (json.dumps({"argv": config.argv(), "code": code_fingerprint()}) + "\n").encode()
+    started = False
+    for _ in range(3):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(30)
         try:
             sock.connect(path)
         except OSError:
             sock.close()
-            if attempt or not start_zygote(config.run_root, command):
+            if started or not start_zygote(config.run_root, command):
                 return None
+            started = True
             continue
         try:
-            sock.sendall((json.dumps({"argv": config.argv()}) + "\n").encode())
+            sock.sendall(request)
             with sock.makefile("rb") as reader:
                 line = reader.readline()
         except OSError:
@@ -93,6 +97,8 @@ def _via_zygote(config: ShimConfig, command: Sequence[str] | None) -> str | None
         if not line:
             return None  # the zygote died mid-request: exec instead
         reply = json.loads(line)
+        if reply.get("stale"):
+            continue  # that zygote ran older code and has retired: the next try starts one
         if not reply.get("ok"):
             raise_remote(reply.get("error") or {})
         return str(reply["address"])

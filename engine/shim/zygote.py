@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # signal imports enum
 import _socket
+import contextlib
 import ctypes  # noqa: F401 - imported once here, shared by every forked shim
 import gc
 import os
@@ -24,6 +25,7 @@ from engine.runtime import jsonlite
 from engine.runtime.errors import OCIRuntimeError
 from engine.shim.config import ShimConfig
 from engine.shim.errors import InvalidArgumentError, ShimError
+from engine.shim.fingerprint import code_fingerprint
 from engine.shim.main import launch, set_subreaper
 from engine.shim.paths import default_run_root
 
@@ -104,6 +106,7 @@ def _serve(run_root: str, listener: _socket.socket) -> None:
     with open(pid_path(run_root), "w") as f:
         f.write(f"{os.getpid()}\n")
     listener.settimeout(None)
+    mine = code_fingerprint()
     while True:
         gc.collect()
         gc.freeze()  # everything so far stays in shared pages in the shims forked next
@@ -111,22 +114,37 @@ def _serve(run_root: str, listener: _socket.socket) -> None:
         conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
         try:
             conn.settimeout(10.0)
-            _handle(conn, listener)
+            if not _handle(conn, listener, mine):
+                _retire(run_root, listener)
         except OSError:
             pass
         finally:
             conn.close()
 
 
-def _handle(conn: _socket.socket, listener: _socket.socket) -> None:
+def _retire(run_root: str, listener: _socket.socket) -> None:
+    """Leave for a zygote with the current code; the shims already forked live on."""
+    with contextlib.suppress(OSError):
+        os.unlink(socket_path(run_root))
+    with contextlib.suppress(OSError):
+        os.unlink(pid_path(run_root))
+    listener.close()
+    os._exit(0)
+
+
+def _handle(conn: _socket.socket, listener: _socket.socket, mine: str) -> bool:
+    """Serve one request; False when the client runs newer code than this zygote."""
     data = b""
     while b"\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return
+            return True
         data += chunk
     try:
         request = jsonlite.loads(data.split(b"\n", 1)[0])
+        if request.get("code", mine) != mine:
+            conn.sendall(b'{"ok": false, "stale": true}\n')
+            return False
         config = ShimConfig.from_argv([str(a) for a in request["argv"]])
         address = launch(config, close_in_daemon=(listener.fileno(), conn.fileno()))
         reply: dict[str, object] = {"ok": True, "address": address}
@@ -147,3 +165,4 @@ def _handle(conn: _socket.socket, listener: _socket.socket) -> None:
             },
         }
     conn.sendall((jsonlite.dumps(reply) + "\n").encode())
+    return True

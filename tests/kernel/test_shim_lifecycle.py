@@ -344,3 +344,29 @@ def test_exit_command_runs_once_the_exit_is_on_disk(box):
     # It read the exit record: the record was written before the command started.
     assert json.loads(marker.read_text())["exit_status"] == 5
     remove_task(client)
+
+
+def test_a_zygote_with_stale_code_retires_and_a_fresh_one_serves(box):
+    import socket
+
+    from engine.shim.zygote import pid_path, socket_path
+
+    first = box.create("pyt-zy1", ("true",))
+    old = read_pid(pid_path(str(box.run_root)))
+    assert old and pid_alive(old)
+    # A client running other code than the zygote's: the zygote says so and leaves.
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(socket_path(str(box.run_root)))
+        s.sendall(json.dumps({"argv": [], "code": "other-code"}).encode() + b"\n")
+        assert json.loads(s.makefile("rb").readline()) == {"ok": False, "stale": True}
+    assert wait_for(lambda: not pid_alive(old), timeout=10)
+    assert not os.path.exists(socket_path(str(box.run_root)))
+    second = box.create("pyt-zy2", ("true",))
+    new = read_pid(pid_path(str(box.run_root)))
+    assert new and new != old and pid_alive(new)
+    box.shim_pids.add(new)
+    for client in (first, second):
+        client.start()
+        assert client.wait(timeout=20).exit_status == 0
+        remove_task(client)

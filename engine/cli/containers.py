@@ -1,0 +1,237 @@
+"""Container lifecycle commands: create, run, start, stop, kill, restart, pause, unpause, rm, wait.
+
+Flags follow `docker` (moby cli/command/container); usage errors exit 125 like Docker's.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from engine.cli.attach import attach_until_exit
+from engine.cli.context import open_engine
+from engine.containers.errors import NoSuchContainerError
+from engine.containers.request import RunFlags
+from engine.containers.units import parse_signal
+from engine.errors import EngineError
+
+# Options end at the image name: `run busybox ls -l` passes `-l` to ls.
+COMMAND_LINE = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
+
+
+def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--name", default="", help="Assign a name to the container"),
+        click.option("-e", "--env", multiple=True, help="Set environment variables"),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container"),
+        click.option(
+            "-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])"
+        ),
+        click.option(
+            "--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image"
+        ),
+        click.option(
+            "-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"
+        ),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option(
+            "-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"
+        ),
+        click.option(
+            "-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"
+        ),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
+        click.option(
+            "--network", "--net", default="bridge", help="Connect a container to a network"
+        ),
+        click.option(
+            "--restart", default="no", help="Restart policy to apply when a container exits"
+        ),
+        click.option("--runtime", default="runc", help="Runtime to use for this container"),
+        click.option(
+            "--init",
+            is_flag=True,
+            help="Run an init inside the container that forwards signals and reaps processes",
+        ),
+        click.option("-m", "--memory", default="", help="Memory limit"),
+        click.option("--cpus", default="", help="Number of CPUs"),
+        click.option(
+            "--pids-limit", type=int, default=0, help="Tune container pids limit (-1 for unlimited)"
+        ),
+        click.option("--stop-signal", default="", help="Signal to stop the container"),
+        click.option(
+            "--stop-timeout",
+            type=int,
+            default=None,
+            help="Timeout (in seconds) to stop a container",
+        ),
+        click.option(
+            "--rm",
+            "auto_remove",
+            is_flag=True,
+            help="Automatically remove the container when it exits",
+        ),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
+    return RunFlags(
+        image=values["image"],
+        command=tuple(values["command"]),
+        name=values["name"],
+        env=tuple(values["env"]),
+        workdir=values["workdir"],
+        user=values["user"],
+        entrypoint=values["entrypoint"],
+        tty=values["tty"],
+        interactive=values["interactive"],
+        detach=detach,
+        auto_remove=values["auto_remove"],
+        publish=tuple(values["publish"]),
+        publish_all=values["publish_all"],
+        expose=tuple(values["expose"]),
+        network=values["network"],
+        restart=values["restart"],
+        runtime=values["runtime"],
+        init=values["init"],
+        memory=values["memory"],
+        cpus=values["cpus"],
+        pids_limit=values["pids_limit"],
+        stop_signal=values["stop_signal"],
+        stop_timeout=values["stop_timeout"],
+    )
+
+
+@click.command("create", context_settings=COMMAND_LINE)
+@_run_options
+def create(**values: Any) -> None:
+    """Create a new container."""
+    click.echo(open_engine().create(_flags(values)).id)
+
+
+@click.command("run", context_settings=COMMAND_LINE)
+@click.option(
+    "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
+)
+@_run_options
+def run(detach: bool, **values: Any) -> None:
+    """Create and run a new container from an image."""
+    engine = open_engine()
+    record = engine.create(_flags(values, detach))
+    try:
+        record = engine.start(record.id)
+    except EngineError:
+        if record.host.auto_remove:
+            engine.remove(record.id, force=True)
+        raise
+    if detach:
+        click.echo(record.id)
+        return
+    code = attach_until_exit(engine, record, stdin=values["interactive"])
+    raise click.exceptions.Exit(code)
+
+
+def _each(refs: tuple[str, ...], action: Callable[[str], object]) -> None:
+    """Docker's multi-container commands: go on after a failure, print what succeeded, exit 1."""
+    failed = False
+    for ref in refs:
+        try:
+            action(ref)
+        except EngineError as exc:
+            click.echo(f"Error response from daemon: {exc}", err=True)
+            failed = True
+        else:
+            click.echo(ref)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("start")
+@click.argument("containers", nargs=-1, required=True)
+def start(containers: tuple[str, ...]) -> None:
+    """Start one or more stopped containers."""
+    _each(containers, open_engine().start)
+
+
+@click.command("stop")
+@click.option(
+    "-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before killing"
+)
+@click.option("-s", "--signal", "sig", default="", help="Signal to send to the container")
+@click.argument("containers", nargs=-1, required=True)
+def stop(timeout: int | None, sig: str, containers: tuple[str, ...]) -> None:
+    """Stop one or more running containers."""
+    number = parse_signal(sig) if sig else None
+    _each(containers, lambda ref: open_engine().stop(ref, timeout, number))
+
+
+@click.command("kill")
+@click.option("-s", "--signal", "sig", default="KILL", help="Signal to send to the container")
+@click.argument("containers", nargs=-1, required=True)
+def kill(sig: str, containers: tuple[str, ...]) -> None:
+    """Kill one or more running containers."""
+    number = parse_signal(sig)
+    _each(containers, lambda ref: open_engine().kill(ref, number))
+
+
+@click.command("restart")
+@click.option(
+    "-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before killing"
+)
+@click.argument("containers", nargs=-1, required=True)
+def restart(timeout: int | None, containers: tuple[str, ...]) -> None:
+    """Restart one or more containers."""
+    _each(containers, lambda ref: open_engine().restart(ref, timeout))
+
+
+@click.command("pause")
+@click.argument("containers", nargs=-1, required=True)
+def pause(containers: tuple[str, ...]) -> None:
+    """Pause all processes within one or more containers."""
+    _each(containers, open_engine().pause)
+
+
+@click.command("unpause")
+@click.argument("containers", nargs=-1, required=True)
+def unpause(containers: tuple[str, ...]) -> None:
+    """Unpause all processes within one or more containers."""
+    _each(containers, open_engine().unpause)
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
+@click.option("-v", "--volumes", is_flag=True, help="Accepted for compatibility (no volumes)")
+@click.argument("containers", nargs=-1, required=True)
+def rm(force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    _each(containers, lambda ref: open_engine().remove(ref, force))
+
+
+@click.command("wait")
+@click.argument("containers", nargs=-1, required=True)
+def wait(containers: tuple[str, ...]) -> None:
+    """Block until containers stop, then print their exit codes."""
+    failed = False
+    for ref in containers:
+        try:
+            click.echo(open_engine().wait(ref))
+        except EngineError as exc:
+            click.echo(f"Error response from daemon: {exc}", err=True)
+            failed = True
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("_exited", hidden=True)
+@click.argument("container")
+def exited(container: str) -> None:
+    """Run by a container's shim once its exit is on disk: cleanup and restart policy."""
+    try:
+        open_engine().on_exit(container)
+    except NoSuchContainerError:
+        pass

@@ -1,0 +1,232 @@
+"""Commands that read containers: ps, inspect, port, logs, top, stats, events; and exec."""
+
+import json
+import subprocess
+import sys
+import time
+
+import click
+
+from engine.cli.context import open_engine
+from engine.containers import events as event_log
+from engine.containers import logs as log_reader
+from engine.containers import views
+from engine.containers.errors import NoSuchContainerError
+from engine.errors import EngineError
+from engine.lifecycle.service import Engine
+
+
+@click.command("ps")
+@click.option("-a", "--all", "everything", is_flag=True, help="Show all containers")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+def ps(everything: bool, quiet: bool, no_trunc: bool) -> None:
+    """List containers (newest first, as Docker)."""
+    records = list(reversed(open_engine().listing(everything)))
+    if quiet:
+        for record in records:
+            click.echo(record.id if no_trunc else views.short_id(record.id))
+        return
+    now = time.time()
+    rows: list[tuple[str, ...]] = [views.PS_HEADER]
+    for record in records:
+        row = views.ps_row(record, now)
+        rows.append((record.id, *row[1:]) if no_trunc else row)
+    click.echo(views.table(rows), nl=False)
+
+
+@click.command("inspect")
+@click.argument("containers", nargs=-1, required=True)
+def inspect(containers: tuple[str, ...]) -> None:
+    """Display detailed information on one or more containers, as a JSON array."""
+    engine = open_engine()
+    found, missing = [], []
+    for ref in containers:
+        try:
+            with engine.locked(ref) as record:
+                found.append(views.inspect(record, str(engine.log_path(record.id))))
+        except NoSuchContainerError:
+            missing.append(ref)
+    click.echo(json.dumps(found, indent=4))
+    for ref in missing:
+        click.echo(f"Error: No such object: {ref}", err=True)
+    if missing:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("port")
+@click.argument("container")
+@click.argument("private_port", required=False)
+def port(container: str, private_port: str | None) -> None:
+    """List port mappings or a specific mapping for the container."""
+    engine = open_engine()
+    with engine.locked(container) as record:
+        lines = views.port_lines(record, private_port)
+    if private_port and not lines:
+        key = private_port if "/" in private_port else f"{private_port}/tcp"
+        click.echo(f"Error: No public port '{key}' published for {container}", err=True)
+        raise click.exceptions.Exit(1)
+    for line in lines:
+        click.echo(line)
+
+
+@click.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("-n", "--tail", default="all", help="Number of lines to show from the end")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--since", default="", help="Show logs since a timestamp or relative (e.g. 42m)")
+@click.option("--until", default="", help="Show logs before a timestamp or relative")
+@click.argument("container")
+def logs(
+    *, follow: bool, tail: str, timestamps: bool, since: str, until: str, container: str
+) -> None:
+    """Fetch the logs of a container."""
+    engine = open_engine()
+    record = engine.store.find(container)
+    now = time.time()
+    since_s = log_reader.parse_time_arg(since, now) if since else 0.0
+    until_s = log_reader.parse_time_arg(until, now) if until else 0.0
+    path = engine.log_path(record.id)
+    entries = log_reader.read_entries(
+        path, tail=log_reader.parse_tail(tail), since=since_s, until=until_s
+    )
+    for entry in entries:
+        out = sys.stdout if entry.stream == "stdout" else sys.stderr
+        out.write(log_reader.render(entry, timestamps))
+    sys.stdout.flush()
+    if follow and not until_s:
+        last = entries[-1].time if entries else ""
+        _follow(engine, record.id, last, timestamps)
+
+
+def _follow(engine: Engine, container_id: str, after: str, timestamps: bool) -> None:
+    """-f: print entries newer than `after` until the container stops or is removed."""
+    seen = after
+    while True:
+        try:
+            live = engine.store.find(container_id).state.status in ("running", "paused")
+        except NoSuchContainerError:
+            live = False
+        for entry in log_reader.read_entries(engine.log_path(container_id)):
+            if entry.time > seen:
+                out = sys.stdout if entry.stream == "stdout" else sys.stderr
+                out.write(log_reader.render(entry, timestamps))
+                out.flush()
+                seen = entry.time
+        if not live:
+            return
+        time.sleep(0.1)
+
+
+@click.command("top")
+@click.argument("container")
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+def top(container: str, ps_args: tuple[str, ...]) -> None:
+    """Display the running processes of a container (host `ps`, filtered by its pids)."""
+    engine = open_engine()
+    with engine.locked(container) as record:
+        if record.state.status not in ("running", "paused"):
+            raise EngineError(f"Container {record.id} is not running")
+        pids = set(engine.tasks.pids(record.id))
+    output = subprocess.run(
+        ["ps", *(ps_args or ("-ef",))], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    if not output:
+        return
+    header = output[0].split()
+    if "PID" not in header:
+        raise EngineError("Couldn't find PID field in ps output")
+    column = header.index("PID")
+    click.echo(output[0])
+    for line in output[1:]:
+        fields = line.split(None, len(header) - 1)
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+            click.echo(line)
+
+
+@click.command("stats")
+@click.option("--no-stream", is_flag=True, help="Print one sample and exit (always, here)")
+@click.option("-a", "--all", "everything", is_flag=True, help="Show all containers")
+@click.argument("containers", nargs=-1)
+def stats(no_stream: bool, everything: bool, containers: tuple[str, ...]) -> None:
+    """One sample of CPU, memory and pids per running container."""
+    engine = open_engine()
+    records = [engine.store.find(ref) for ref in containers] if containers else engine.listing()
+    rows = [("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS")]
+    first = {r.id: (engine.tasks.stats(r.id), time.monotonic()) for r in records}
+    time.sleep(0.5)
+    for record in records:
+        before, t0 = first[record.id]
+        after = engine.tasks.stats(record.id)
+        elapsed = time.monotonic() - t0
+        cpu = (after["cpu_ns"] - before["cpu_ns"]) / 1e9 / elapsed * 100 if elapsed else 0.0
+        limit = after["memory_limit"] or _host_memory()
+        rows.append(
+            (
+                views.short_id(record.id),
+                record.name,
+                f"{cpu:.2f}%",
+                f"{_mib(after['memory'])} / {_mib(limit)}",
+                f"{after['memory'] / limit * 100:.2f}%",
+                str(after["pids"]),
+            )
+        )
+    click.echo(views.table(rows), nl=False)
+
+
+def _mib(value: int) -> str:
+    return f"{value / (1 << 30):.3g}GiB" if value >= 1 << 30 else f"{value / (1 << 20):.4g}MiB"
+
+
+def _host_memory() -> int:
+    with open("/proc/meminfo", encoding="ascii") as f:
+        return int(f.readline().split()[1]) * 1024
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background")
+@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY")
+@click.option("-e", "--env", multiple=True, help="Set environment variables")
+@click.option("-w", "--workdir", default="", help="Working directory inside the container")
+@click.option("-u", "--user", default="", help="Username or UID")
+@click.argument("container")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(
+    *,
+    detach: bool,
+    interactive: bool,
+    tty: bool,
+    env: tuple[str, ...],
+    workdir: str,
+    user: str,
+    container: str,
+    command: tuple[str, ...],
+) -> None:
+    """Execute a command in a running container; exits with the command's code."""
+    code = open_engine().exec(
+        container, command, env=env, cwd=workdir, user=user, tty=tty, detach=detach
+    )
+    raise click.exceptions.Exit(code)
+
+
+@click.command("events")
+@click.option("--since", default="", help="Show all events created since timestamp")
+@click.option("--until", default="", help="Stream events until this timestamp")
+def events(since: str, until: str) -> None:
+    """Container events, from the engine's event log; streams new ones without --until."""
+    root = open_engine().root
+    now = time.time()
+    since_ns = int(log_reader.parse_time_arg(since, now) * 1e9) if since else 0
+    if until:
+        until_ns = int(log_reader.parse_time_arg(until, now) * 1e9)
+        for event in event_log.read(root, since_ns, until_ns):
+            click.echo(event.line())
+        return
+    start_ns = time.time_ns()
+    if since_ns:
+        for event in event_log.read(root, since_ns, start_ns):
+            click.echo(event.line())
+    for event in event_log.follow(root, start_ns):
+        click.echo(event.line(), nl=True)
+        sys.stdout.flush()

@@ -1,0 +1,99 @@
+"""`Networks` over bridge/ and netns/: one named namespace and one endpoint per container.
+
+The default network `bridge` is made on first use from the engine's settings, as dockerd makes
+docker0 at start; user networks come from `pyengine network create`.
+"""
+
+from collections.abc import Sequence
+
+import netns
+from bridge import Driver, network_config
+from bridge.config import endpoint_request
+from bridge.errors import BridgeError, NetworkNotFoundError
+from bridge.networks import ensure_network
+from bridge.ports import port_mapping
+from engine.config import EngineConfig
+from engine.containers.ports import PortBinding
+from engine.errors import EngineError
+from engine.lifecycle.backends import Attachment
+from netns import NetnsError
+
+DEFAULT_NETWORK = "bridge"
+
+
+def netns_name(container_id: str) -> str:
+    """The container's namespace under /run/netns (short: `ip netns` lists it)."""
+    return f"pyengine-{container_id[:12]}"
+
+
+class NetworkAdapterError(EngineError):
+    """A network step failed; the message is the bridge's own."""
+
+
+class BridgeNetworks:
+    """Containers' namespaces and endpoints on bridge networks, ports in our nft table."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"BridgeNetworks(root={str(self.config.root)!r}, table={self.config.nft_table!r})"
+
+    def _driver(self) -> Driver:
+        return Driver(self.config.root, table=self.config.nft_table)
+
+    def _ensure_default(self, driver: Driver) -> None:
+        wanted = network_config(
+            DEFAULT_NETWORK, self.config.bridge_subnet, bridge=self.config.bridge_device
+        )
+        try:
+            driver.network(DEFAULT_NETWORK)
+        except NetworkNotFoundError:
+            driver.create_network(wanted)
+            return
+        # Cheap when nothing changed; heals a deleted bridge or a flushed ruleset.
+        ensure_network(driver.host, driver.network(DEFAULT_NETWORK), quick=True)
+
+    def connect(self, network: str, container_id: str, name: str) -> Attachment:
+        try:
+            with self._driver() as driver:
+                if network == DEFAULT_NETWORK:
+                    self._ensure_default(driver)
+                cfg = driver.network(network)
+                ns = netns_name(container_id)
+                path = netns.path(ns) if netns.exists(ns) else netns.create(ns)
+                existing = [r for r in driver.endpoints(network) if r.container_id == container_id]
+                record = (
+                    existing[0]
+                    if existing
+                    else driver.add_endpoint(network, endpoint_request(container_id, path))
+                )
+        except NetworkNotFoundError:
+            raise NetworkAdapterError(f"network {network} not found") from None
+        except (BridgeError, NetnsError) as exc:
+            raise NetworkAdapterError(str(exc)) from exc
+        return Attachment(path, record.ipv4 or "", str(cfg.gateway), record.mac)
+
+    def publish(
+        self, network: str, container_id: str, ip: str, bindings: Sequence[PortBinding]
+    ) -> None:
+        try:
+            ports = [
+                port_mapping(b.host_port, b.container_port, b.proto, b.host_ip or None)
+                for b in bindings
+            ]
+            with self._driver() as driver:
+                driver.publish(network, container_id, "eth0", ports)
+        except BridgeError as exc:
+            raise NetworkAdapterError(str(exc)) from exc
+
+    def disconnect(self, network: str, container_id: str) -> None:
+        try:
+            with self._driver() as driver:
+                try:
+                    driver.remove_endpoint(network, container_id, "eth0")
+                except NetworkNotFoundError:
+                    pass
+            netns.remove(netns_name(container_id))
+        except (BridgeError, NetnsError) as exc:
+            raise NetworkAdapterError(str(exc)) from exc

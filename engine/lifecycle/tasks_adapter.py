@@ -1,0 +1,217 @@
+"""`Tasks` over pyshim: one shim per container under the engine's run root.
+
+The engine holds no connection between commands: each call finds the shim from its files on
+disk (socket, pid file, exit record), which is what makes every engine process disposable.
+"""
+
+import os
+import signal as signals
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.config import EngineConfig
+from engine.errors import EngineError
+from engine.lifecycle import bundle
+from engine.lifecycle.backends import TaskSpec, TaskStatus
+from engine.lifecycle.execio import ExecOutput
+from engine.runtime import jsonlite
+from engine.runtime.spec import process_spec
+from engine.shim.client import ShimClient
+from engine.shim.config import ShimConfig
+from engine.shim.discovery import cleanup_dead, probe
+from engine.shim.errors import (
+    DeadlineExceededError,
+    ShimUnavailableError,
+    TaskConflictError,
+    TaskNotFoundError,
+)
+from engine.shim.exitfile import read_exit
+from engine.shim.paths import Layout
+from engine.shim.spawn import create_task
+
+
+def _seconds(ns: int | None) -> float:
+    return ns / 1e9 if ns else 0.0
+
+
+class ShimTasks:
+    """Tasks driven through their shims' task API."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self._clients: dict[str, ShimClient] = {}
+
+    def __repr__(self) -> str:
+        return f"ShimTasks(run={str(self.config.run)!r})"
+
+    def layout(self, container_id: str) -> Layout:
+        """Where the container's shim keeps its files."""
+        return Layout(str(self.config.run), str(self.config.root), container_id)
+
+    def _client(self, container_id: str) -> ShimClient:
+        client = self._clients.get(container_id)
+        if client is None:
+            client = ShimClient.for_layout(self.layout(container_id))
+            self._clients[container_id] = client
+        return client
+
+    def create(self, container_id: str, spec: TaskSpec) -> int:
+        entry = self.config.runtime(spec.runtime)
+        shim_config = ShimConfig(
+            id=container_id,
+            bundle=str(spec.bundle),
+            run_root=str(self.config.run),
+            root=str(self.config.root),
+            runtime=entry.path,
+            runtime_args=entry.args,
+            exit_command=spec.exit_command,
+        )
+        client = create_task(shim_config, stdin=spec.stdin)
+        self._clients[container_id] = client
+        return int(client.state().get("pid") or 0)
+
+    def start(self, container_id: str) -> int:
+        return self._client(container_id).start()
+
+    def status(self, container_id: str) -> TaskStatus:
+        layout = self.layout(container_id)
+        if os.path.isdir(layout.state_dir) and probe(layout):
+            try:
+                st = self._client(container_id).state()
+            except ShimUnavailableError:
+                return self._dead(layout)
+            code = st.get("exit_status")
+            return TaskStatus(
+                str(st.get("status") or "unknown"),
+                int(st.get("pid") or 0),
+                None if code is None else int(code),
+                _seconds(st.get("exited_at")),
+                bool(st.get("oom_killed")),
+            )
+        return self._dead(layout)
+
+    @staticmethod
+    def _dead(layout: Layout) -> TaskStatus:
+        """No shim answers: its exit record, or 255/137 as containerd reports a lost task."""
+        if os.path.isdir(layout.state_dir):
+            record = cleanup_dead(layout)
+        else:
+            found = read_exit(layout.exit_file)
+            if found is None:
+                return TaskStatus("unknown")
+            record = found
+        return TaskStatus(
+            "stopped", record.pid, record.exit_status, _seconds(record.exited_at), record.oom_killed
+        )
+
+    def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
+        self._client(container_id).kill(signal, all=all_processes)
+
+    def wait(self, container_id: str, timeout: float | None) -> TaskStatus | None:
+        try:
+            self._client(container_id).wait(timeout=timeout)
+        except (DeadlineExceededError, ShimUnavailableError):
+            pass  # a timeout, or the shim died: the status says which
+        status = self.status(container_id)
+        return None if status.status in ("running", "paused", "created") else status
+
+    def pause(self, container_id: str) -> None:
+        self._client(container_id).pause()
+
+    def resume(self, container_id: str) -> None:
+        self._client(container_id).resume()
+
+    def pids(self, container_id: str) -> list[int]:
+        return [int(p["pid"]) for p in self._client(container_id).pids()]
+
+    def exec(
+        self,
+        container_id: str,
+        args: Sequence[str],
+        *,
+        env: Sequence[str] = (),
+        cwd: str = "",
+        user: str = "",
+        tty: bool = False,
+        detach: bool = False,
+    ) -> int:
+        client = self._client(container_id)
+        config = self._bundle_config(container_id)
+        rootfs = Path(config["root"]["path"])
+        uid, gid = bundle.resolve_user(rootfs, user)
+        process = process_spec(
+            args,
+            env=env or config["process"]["env"],
+            cwd=cwd or "/",
+            uid=uid,
+            gid=gid,
+            capabilities=config["process"]["capabilities"]["bounding"],
+        )
+        exec_id = f"exec-{os.getpid()}-{os.urandom(3).hex()}"
+        if detach:
+            client.exec(exec_id, process)
+            client.start(exec_id)
+            return 0
+        with ExecOutput(Path(self.layout(container_id).state_dir)) as output:
+            client.exec(exec_id, process, stdout=output.stdout, stderr=output.stderr)
+            try:
+                client.start(exec_id)
+            except EngineError:
+                client.delete(exec_id)
+                raise
+            output.copy_until_closed()
+        status = client.wait(exec_id)
+        client.delete(exec_id)
+        return status.exit_status
+
+    def _bundle_config(self, container_id: str) -> dict[str, Any]:
+        state = self._client(container_id).state()
+        with open(os.path.join(str(state["bundle"]), "config.json"), "rb") as f:
+            data = jsonlite.loads(f.read())
+        if not isinstance(data, dict):
+            raise EngineError(f"container {container_id}: unreadable config.json")
+        return data
+
+    def write_stdin(self, container_id: str, data: bytes) -> None:
+        self._client(container_id).write_stdin(data)
+
+    def close_stdin(self, container_id: str) -> None:
+        self._client(container_id).close_io()
+
+    def stats(self, container_id: str) -> dict[str, int]:
+        data = self._client(container_id).stats()
+        memory = data.get("memory", {}).get("usage", {})
+        limit = int(memory.get("limit") or 0)
+        # cgroup v1 reports "no limit" as a huge page-aligned number.
+        limit = 0 if limit >= 1 << 60 else limit
+        return {
+            "cpu_ns": int(data.get("cpu", {}).get("usage", {}).get("total") or 0),
+            "memory": int(memory.get("usage") or 0),
+            "memory_limit": limit,
+            "pids": int(data.get("pids", {}).get("current") or 0),
+        }
+
+    def delete(self, container_id: str) -> None:
+        layout = self.layout(container_id)
+        client = self._clients.pop(container_id, None) or ShimClient.for_layout(layout)
+        if not os.path.isdir(layout.state_dir):
+            return
+        if not probe(layout):
+            cleanup_dead(layout)
+            return
+        try:
+            try:
+                client.delete()
+            except TaskConflictError:
+                # Still running (an undone start): kill it, then delete.
+                client.kill(signals.SIGKILL, all=True)
+                client.wait(timeout=10)
+                client.delete()
+            except TaskNotFoundError:
+                pass
+            client.shutdown()
+        except ShimUnavailableError:
+            cleanup_dead(layout)
+        finally:
+            client.close()
