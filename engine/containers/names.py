@@ -1,7 +1,7 @@
 """Container ids and names: Docker's 64-hex ids, its name rule, and adjective_surname names."""
 
+import os
 import re
-import secrets
 
 from engine.containers.errors import InvalidOptionError
 
@@ -41,12 +41,14 @@ _RIGHT = tuple(_RIGHT_WORDS.split())
 
 def new_id() -> str:
     """A 64-hex container id, as Docker makes them."""
-    return secrets.token_hex(32)
+    return os.urandom(32).hex()
 
 
 def random_name() -> str:
     """A Docker-style `adjective_surname` name."""
-    return f"{secrets.choice(_LEFT)}_{secrets.choice(_RIGHT)}"
+    # Not a secret: os.urandom avoids importing `secrets` (hashlib, hmac) on every command.
+    left, right = os.urandom(2)
+    return f"{_LEFT[left % len(_LEFT)]}_{_RIGHT[right % len(_RIGHT)]}"
 
 
 def check_name(name: str) -> str:

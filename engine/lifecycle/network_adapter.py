@@ -4,6 +4,7 @@ The default network `bridge` is made on first use from the engine's settings, as
 docker0 at start; user networks come from `pyengine network create`.
 """
 
+import os
 from collections.abc import Sequence
 
 import netns
@@ -47,12 +48,15 @@ class BridgeNetworks:
             DEFAULT_NETWORK, self.config.bridge_subnet, bridge=self.config.bridge_device
         )
         try:
-            driver.network(DEFAULT_NETWORK)
+            current = driver.network(DEFAULT_NETWORK)
         except NetworkNotFoundError:
             driver.create_network(wanted)
             return
-        # Cheap when nothing changed; heals a deleted bridge or a flushed ruleset.
-        ensure_network(driver.host, driver.network(DEFAULT_NETWORK), quick=True)
+        # A bridge that exists was set up by create_network; re-asserting its firewall on every
+        # `run` costs tens of ms, so that waits for a missing bridge (after a reboot) or for
+        # `pyengine network reload` (after `nft flush ruleset`), as Docker heals on restart.
+        if not os.path.exists(f"/sys/class/net/{current.bridge}"):
+            ensure_network(driver.host, current)
 
     def connect(self, network: str, container_id: str, name: str) -> Attachment:
         try:
