@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "stats": "engine.cli.queries:stats",
     "events": "engine.cli.queries:events",
     "exec": "engine.cli.queries:exec_",
+    "system": "engine.cli.system:system",
 }
 
 

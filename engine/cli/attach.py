@@ -4,14 +4,20 @@ Output is read from the json-file log the shim writes, from its first byte, so n
 before we looked is lost; the file stays open, so `--rm` removing it at exit loses nothing either.
 """
 
+import contextlib
 import os
+import signal
 import sys
+import termios
 import threading
 import time
+import tty
+from collections.abc import Iterator
 from typing import IO
 
 from engine.containers.logs import parse_lines
 from engine.containers.record import ContainerRecord
+from engine.errors import EngineError
 from engine.lifecycle.service import Engine
 
 POLL = 0.01
@@ -45,8 +51,40 @@ def _forward_stdin(engine: Engine, container_id: str) -> None:
     engine.tasks.close_stdin(container_id)
 
 
+@contextlib.contextmanager
+def terminal(engine: Engine, container_id: str) -> Iterator[None]:
+    """-t: our terminal in raw mode, its size given to the container's and kept in step."""
+    if not os.isatty(0):
+        yield
+        return
+
+    def resize(*_: object) -> None:
+        try:
+            size = os.get_terminal_size(0)
+            engine.tasks.resize(container_id, size.lines, size.columns)
+        except (OSError, EngineError):
+            pass
+
+    saved = termios.tcgetattr(0)
+    previous = signal.signal(signal.SIGWINCH, resize)
+    tty.setraw(0)
+    resize()
+    try:
+        yield
+    finally:
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGWINCH, previous)
+
+
 def attach_until_exit(engine: Engine, record: ContainerRecord, stdin: bool = False) -> int:
     """Stream the container's output until it exits; return its exit code."""
+    if record.config.tty:
+        with terminal(engine, record.id):
+            return _attach(engine, record, stdin)
+    return _attach(engine, record, stdin)
+
+
+def _attach(engine: Engine, record: ContainerRecord, stdin: bool) -> int:
     done = threading.Event()
     result: list[int] = []
 

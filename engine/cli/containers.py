@@ -3,6 +3,7 @@
 Flags follow `docker` (moby cli/command/container); usage errors exit 125 like Docker's.
 """
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -123,8 +124,12 @@ def run(detach: bool, **values: Any) -> None:
     """Create and run a new container from an image."""
     engine = open_engine()
     record = engine.create(_flags(values, detach))
+    size = None
+    if values["tty"] and os.isatty(0):
+        terminal = os.get_terminal_size(0)
+        size = (terminal.lines, terminal.columns)
     try:
-        record = engine.start(record.id)
+        record = engine.start(record.id, size)
     except EngineError:
         if record.host.auto_remove:
             engine.remove(record.id, force=True)

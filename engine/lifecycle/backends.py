@@ -92,6 +92,7 @@ class TaskSpec:
     # Run by the shim once the exit is on disk (Podman's conmon --exit-command): the engine's
     # cleanup and restart policy, with no daemon waiting for the exit.
     exit_command: tuple[str, ...] = ()
+    console_size: tuple[int, int] | None = None
 
 
 class Tasks(Protocol):
@@ -149,6 +150,10 @@ class Tasks(Protocol):
 
     def close_stdin(self, container_id: str) -> None:
         """Close the task's stdin: the container reads EOF."""
+        ...
+
+    def resize(self, container_id: str, rows: int, cols: int) -> None:
+        """Set the size of the task's terminal (created with a tty)."""
         ...
 
     def stats(self, container_id: str) -> dict[str, int]:

@@ -105,8 +105,12 @@ class LifecycleBase:
         self._event("create", record)
         return record
 
-    def start(self, ref: str) -> ContainerRecord:
-        """Start a created or exited container; a running one is left as it is."""
+    def start(self, ref: str, console_size: tuple[int, int] | None = None) -> ContainerRecord:
+        """Start a created or exited container; a running one is left as it is.
+
+        `console_size` (rows, cols) sizes a tty before the process runs, so its first
+        `stty size` already sees the caller's terminal.
+        """
         with self.locked(ref) as record:
             if record.state.status == "running":
                 return record
@@ -116,9 +120,11 @@ class LifecycleBase:
                 raise ConflictError(
                     f"container {record.id} is marked for removal and cannot be started"
                 )
-            return self._start_locked(record)
+            return self._start_locked(record, console_size)
 
-    def _start_locked(self, record: ContainerRecord) -> ContainerRecord:
+    def _start_locked(
+        self, record: ContainerRecord, console_size: tuple[int, int] | None = None
+    ) -> ContainerRecord:
         cid, host = record.id, record.host
         # Written first: if this process dies midway the next command sees "setup" and undoes it.
         record = dataclasses.replace(record, resources={**record.resources, "setup": "1"})
@@ -150,6 +156,7 @@ class LifecycleBase:
                 tty=record.config.tty,
                 stdin=record.config.open_stdin,
                 exit_command=self.exit_command(cid),
+                console_size=console_size if record.config.tty else None,
             )
             try:
                 self.tasks.create(cid, spec)

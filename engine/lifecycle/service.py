@@ -223,3 +223,19 @@ class Engine(LifecycleBase):
             if everything or record.state.status in (*LIVE, "restarting"):
                 shown.append(record)
         return shown
+
+    def boot(self) -> list[ContainerRecord]:
+        """What dockerd does when it starts, for a host that has just booted: bring every
+        record up to date, then start `always` containers and `unless-stopped` ones the user
+        had not stopped (on-failure ones stay down, as in Docker)."""
+        started = []
+        for record in self.listing(everything=True):
+            policy = record.host.restart
+            if record.state.status in ("exited", "created") and policy.on_engine_start(
+                record.state.stopped_by_user
+            ):
+                try:
+                    started.append(self.start(record.id))
+                except EngineError as exc:
+                    self.store.write(self.store.reload(record).with_state(error=str(exc)))
+        return started

@@ -69,6 +69,8 @@ class ShimTasks:
         )
         client = create_task(shim_config, stdin=spec.stdin)
         self._clients[container_id] = client
+        if spec.console_size:
+            client.resize(*spec.console_size)
         return int(client.state().get("pid") or 0)
 
     def start(self, container_id: str) -> int:
@@ -178,6 +180,9 @@ class ShimTasks:
 
     def close_stdin(self, container_id: str) -> None:
         self._client(container_id).close_io()
+
+    def resize(self, container_id: str, rows: int, cols: int) -> None:
+        self._client(container_id).resize(rows, cols)
 
     def stats(self, container_id: str) -> dict[str, int]:
         data = self._client(container_id).stats()

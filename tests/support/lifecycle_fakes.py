@@ -80,6 +80,7 @@ class FakeTasks:
         self.fail_start: EngineError | None = None
         self.ignore_term = False
         self.stdin: list[bytes] = []
+        self.sizes: list[tuple[int, int]] = []
 
     def create(self, container_id: str, spec: TaskSpec) -> int:
         self.tasks[container_id] = FakeTask(spec)
@@ -146,6 +147,9 @@ class FakeTasks:
 
     def close_stdin(self, container_id: str) -> None:
         self.stdin.append(b"")
+
+    def resize(self, container_id: str, rows: int, cols: int) -> None:
+        self.sizes.append((rows, cols))
 
     def stats(self, container_id: str) -> dict[str, int]:
         return {"cpu_ns": 0, "memory": 1 << 20, "memory_limit": 0, "pids": 1}

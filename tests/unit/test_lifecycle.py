@@ -247,3 +247,18 @@ def test_unknown_containers(engine: Engine) -> None:
     for action in (engine.start, engine.stop, engine.kill, engine.remove, engine.pause):
         with pytest.raises(NoSuchContainerError, match="No such container: ghost"):
             action("ghost")
+
+
+def test_boot_starts_always_and_unless_stopped_but_not_on_failure(engine: Engine) -> None:
+    _, _, tasks = fakes(engine)
+    always = run(engine, restart="always")
+    unless = run(engine, restart="unless-stopped")
+    stopped = run(engine, restart="unless-stopped")
+    failing = run(engine, restart="on-failure")
+    engine.stop(stopped)
+    for cid in (always, unless, failing):
+        del tasks.tasks[cid]  # the host went down: no shim survived
+    started = {r.id for r in engine.boot()}
+    assert started == {always, unless}
+    assert engine.store.find(failing).state.status == "exited"
+    assert engine.store.find(stopped).state.status == "exited"
