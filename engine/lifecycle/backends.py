@@ -93,13 +93,15 @@ class TaskSpec:
     # cleanup and restart policy, with no daemon waiting for the exit.
     exit_command: tuple[str, ...] = ()
     console_size: tuple[int, int] | None = None
+    # Create and start in one step (`runc run --detach`): nothing has to happen in between.
+    start: bool = False
 
 
 class Tasks(Protocol):
     """The per-container shims and the runtime behind them."""
 
     def create(self, container_id: str, spec: TaskSpec) -> int:
-        """Start a shim and create the task; returns the init pid."""
+        """Start a shim and create the task (and start it with `spec.start`); the init pid."""
         ...
 
     def start(self, container_id: str) -> int:

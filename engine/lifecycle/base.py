@@ -149,6 +149,16 @@ class LifecycleBase:
                 self.networks.publish(host.network, cid, ip, bindings)
             bundle.write_etc(self.bundle_dir(cid), record, ip)
             bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
+            resources = dict(record.resources)
+            if bindings:
+                # Before the task, as Docker maps ports before it starts the container: the
+                # proxy listens at once and relays as soon as the container does.
+                handle = proxyproc.start(
+                    self.proxy_path, bindings, ip, self.store.container_dir(cid) / "proxy.log"
+                )
+                resources["proxy"] = handle.text()
+                record = dataclasses.replace(record, resources=resources)
+                self.store.write(record)
             spec = TaskSpec(
                 bundle=self.bundle_dir(cid),
                 log_path=self.log_path(cid),
@@ -157,18 +167,10 @@ class LifecycleBase:
                 stdin=record.config.open_stdin,
                 exit_command=self.exit_command(cid),
                 console_size=console_size if record.config.tty else None,
+                start=True,
             )
             try:
-                self.tasks.create(cid, spec)
-                resources = dict(record.resources)
-                if bindings:
-                    handle = proxyproc.start(
-                        self.proxy_path, bindings, ip, self.store.container_dir(cid) / "proxy.log"
-                    )
-                    resources["proxy"] = handle.text()
-                    record = dataclasses.replace(record, resources=resources)
-                    self.store.write(record)
-                pid = self.tasks.start(cid)
+                pid = self.tasks.create(cid, spec)
             except EngineError as exc:
                 # Docker keeps the container `created` with the code and message of the failure.
                 code = exc.exit_code if exc.exit_code in (126, 127) else 128

@@ -67,10 +67,14 @@ class ShimTasks:
             runtime_args=entry.args,
             exit_command=spec.exit_command,
         )
-        client = create_task(shim_config, stdin=spec.stdin)
+        # A terminal is sized between create and start, so it cannot take the one-step path.
+        at_once = spec.start and not spec.console_size
+        client = create_task(shim_config, stdin=spec.stdin, start=at_once)
         self._clients[container_id] = client
         if spec.console_size:
             client.resize(*spec.console_size)
+        if spec.start and not at_once:
+            return client.start()
         return int(client.state().get("pid") or 0)
 
     def start(self, container_id: str) -> int:

@@ -86,7 +86,7 @@ class FakeTasks:
         self.tasks[container_id] = FakeTask(spec)
         if self.ignore_term:
             self.tasks[container_id].ignores.add(signal.SIGTERM)
-        return 1
+        return self.start(container_id) if spec.start else 1
 
     def start(self, container_id: str) -> int:
         if self.fail_start is not None:
