@@ -10,7 +10,6 @@ spawned, so it never races the shim's reaper for a container's exit status.
 from __future__ import annotations
 
 import os
-import select
 
 from engine.runtime import jsonlite
 from engine.runtime.errors import (
@@ -19,6 +18,8 @@ from engine.runtime.errors import (
     RuntimeNotAvailableError,
     classify,
 )
+from engine.runtime.executor import exit_status, spawn_and_wait
+from engine.runtime.messages import last_error, log_size, stderr_message, tail_error
 from engine.runtime.opts import CreateOpts, DeleteOpts, ExecOpts, KillOpts, UpdateOpts
 
 TYPE_CHECKING = False
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
         ) -> tuple[int, bytes, bytes]: ...
 
 
-# Python ignores SIGPIPE and SIGXFSZ, the shim ignores SIGINT/SIGHUP/SIGTERM: ignored signals
-# survive exec, so without this the container's processes would ignore them too.
-_DEFAULT_SIGNALS = (1, 2, 13, 15, 25)  # SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGXFSZ
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+")
 MAX_ID = 64
 
@@ -48,107 +46,6 @@ def validate_id(cid: str) -> str:
             f"invalid container id {cid!r}: use 1-{MAX_ID} of [A-Za-z0-9_.+-]"
         )
     return cid
-
-
-def exit_status(wait_status: int) -> int:
-    """The shell's rule: the exit code, or 128+N for a death by signal N."""
-    if os.WIFSIGNALED(wait_status):
-        return 128 + os.WTERMSIG(wait_status)
-    if os.WIFEXITED(wait_status):
-        return os.WEXITSTATUS(wait_status)
-    return 255
-
-
-def spawn_and_wait(
-    argv: Sequence[str], *, stdio: Sequence[int] | None = None, stdin: bytes = b""
-) -> tuple[int, bytes, bytes]:
-    """The default Executor: posix_spawn, collect stdout/stderr, waitpid on that pid only.
-
-    With `stdio` (three fds) the child's 0/1/2 are those fds and nothing is captured: that is
-    how a detached container inherits the caller's pipes.
-    """
-    pipes: list[int] = []
-    actions: list[tuple[int, int, int]] = []
-    if stdio is None:
-        r_in, w_in = os.pipe()
-        r_out, w_out = os.pipe()
-        r_err, w_err = os.pipe()
-        fds = (r_in, w_out, w_err)
-        pipes = [w_in, r_out, r_err]
-        to_close = [r_in, w_out, w_err]
-    else:
-        fds = (stdio[0], stdio[1], stdio[2])
-        to_close = []
-    for target, fd in enumerate(fds):
-        actions.append((os.POSIX_SPAWN_DUP2, fd, target))
-    try:
-        pid = os.posix_spawn(
-            argv[0], list(argv), os.environ, file_actions=actions, setsigdef=_DEFAULT_SIGNALS
-        )
-    except OSError:
-        for fd in pipes + to_close:
-            os.close(fd)
-        raise
-    for fd in to_close:
-        os.close(fd)
-    out, err = b"", b""
-    if pipes:
-        w_in, r_out, r_err = pipes
-        try:
-            if stdin:
-                os.write(w_in, stdin)  # small (a resources document); fits the pipe buffer
-        finally:
-            os.close(w_in)
-        out, err = _collect(r_out, r_err)
-    _, status = os.waitpid(pid, 0)
-    return exit_status(status), out, err
-
-
-def _collect(r_out: int, r_err: int) -> tuple[bytes, bytes]:
-    poller = select.poll()
-    chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
-    for fd in chunks:
-        poller.register(fd, select.POLLIN)
-    open_fds = 2
-    while open_fds:
-        for fd, _ in poller.poll():
-            data = os.read(fd, 65536)
-            if data:
-                chunks[fd].append(data)
-            else:
-                poller.unregister(fd)
-                os.close(fd)
-                open_fds -= 1
-    return b"".join(chunks[r_out]), b"".join(chunks[r_err])
-
-
-def last_error(log_text: str) -> str:
-    """The msg of the last `level=error` JSON line (containerd's getLastRuntimeError)."""
-    message = ""
-    for line in log_text.splitlines():
-        if '"error"' not in line:
-            continue
-        try:
-            entry = jsonlite.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("level") == "error":
-            message = str(entry.get("msg", ""))
-    return message
-
-
-def stderr_message(stderr: bytes) -> str:
-    """runc's text form `time="..." level=error msg="..."`, or the raw last line."""
-    lines = [ln for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    marker = 'msg="'
-    if marker in line:
-        text = line[line.index(marker) + len(marker) :]
-        text = text[: text.rindex('"')] if '"' in text else text
-        return text.replace('\\"', '"')
-    return line.strip()
 
 
 class Runtime:
@@ -205,7 +102,7 @@ class Runtime:
         self, verb: str, *rest: str, stdio: Sequence[int] | None = None, stdin: bytes = b""
     ) -> bytes:
         """Run one verb; stdout on success, else the runtime's message as OCIRuntimeError."""
-        mark = _size(self.log) if self.log else 0
+        mark = log_size(self.log) if self.log else 0
         try:
             status, out, err = self.executor(self.argv(verb, *rest), stdio=stdio, stdin=stdin)
         except OSError as exc:
@@ -214,7 +111,7 @@ class Runtime:
             ) from None
         if status == 0:
             return out
-        message = _tail_error(self.log, mark) or stderr_message(err) or f"exit status {status}"
+        message = tail_error(self.log, mark) or stderr_message(err) or f"exit status {status}"
         if status == 127 and not message.strip():
             raise RuntimeNotAvailableError(
                 f"{self.command}: exit status 127", status=127, action=verb
@@ -265,7 +162,7 @@ class Runtime:
     def exec(self, cid: str, opts: ExecOpts, *, stdio: Sequence[int] | None = None) -> int:
         """Detached: 0 once the process runs. Attached: the command's status (255: runc failed)."""
         argv = self.argv("exec", *opts.args(), cid)
-        mark = _size(self.log) if self.log else 0
+        mark = log_size(self.log) if self.log else 0
         try:
             status, _, err = self.executor(argv, stdio=stdio)
         except OSError as exc:
@@ -273,7 +170,7 @@ class Runtime:
                 f"cannot run {self.command}: {exc}", action="exec"
             ) from None
         if (opts.detach and status != 0) or status == 255:
-            message = _tail_error(self.log, mark) or stderr_message(err)
+            message = tail_error(self.log, mark) or stderr_message(err)
             raise classify(message or f"exit status {status}", status=status, action="exec")
         return status
 
@@ -322,19 +219,12 @@ def resolve_command(command: str) -> str:
     return command
 
 
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _tail_error(path: str, mark: int) -> str:
-    if not path:
-        return ""
-    try:
-        with open(path, "rb") as f:
-            f.seek(mark)
-            return last_error(f.read().decode(errors="replace"))
-    except OSError:
-        return ""
+__all__ = [
+    "Runtime",
+    "exit_status",
+    "last_error",
+    "resolve_command",
+    "spawn_and_wait",
+    "stderr_message",
+    "validate_id",
+]
