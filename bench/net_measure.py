@@ -80,7 +80,8 @@ def run_cni(exe: str, command: str, conf: dict[str, Any], cid: str, ns: str) -> 
 
 
 def cni_cycle(exe: str, conf: dict[str, Any], spaces: list[str], out: Samples) -> None:
-    """ADD every endpoint one after another, then DEL every one: per-call times."""
+    """ADD every endpoint one after another, then DEL every one: per-call times; then as many
+    VERSION calls (no work: the plugin's start-up alone)."""
     for i, ns in enumerate(spaces):
         t = time.perf_counter_ns()
         run_cni(exe, "ADD", conf, f"bench{i}", ns)
@@ -89,6 +90,10 @@ def cni_cycle(exe: str, conf: dict[str, Any], spaces: list[str], out: Samples) -
         t = time.perf_counter_ns()
         run_cni(exe, "DEL", conf, f"bench{i}", ns)
         out.add("del_ms", _ms(t))
+    for ns in spaces:
+        t = time.perf_counter_ns()
+        run_cni(exe, "VERSION", conf, "", ns)
+        out.add("version_ms", _ms(t))
 
 
 def library_cycle(driver: Driver, network: str, spaces: list[str], out: Samples) -> None:

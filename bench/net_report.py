@@ -6,9 +6,11 @@ from typing import Any
 from bench.report import fmt, fmt_ratio
 
 BASE = "cni-bridge"
+OURS = ("pyplumb", "pybridge")  # each gets a ratio column against BASE
 SHORT = {
     "add_ms": "ADD\nper call",
     "del_ms": "DEL\nper call",
+    "version_ms": "VERSION\n(start-up)",
     "teardown_serial_ms": "teardown N\none by one",
     "teardown_batch_ms": "teardown N\nat once",
     "publish_ms": "publish\nports",
@@ -17,6 +19,7 @@ SHORT = {
 ROWS = (
     ("add_ms", "endpoint ADD, per call (ms)"),
     ("del_ms", "endpoint DEL, per call (ms)"),
+    ("version_ms", "VERSION, per call: start-up alone (ms)"),
     ("teardown_serial_ms", "tear down N endpoints one by one (ms)"),
     ("teardown_batch_ms", "tear down N endpoints at once (ms)"),
     ("publish_ms", "publish P ports (ms; portmap: fewer, see above)"),
@@ -33,23 +36,30 @@ def table(doc: dict[str, Any]) -> str:
         f"and {meta.get('portmap_ports', meta['ports'])} for the reference portmap; "
         f"{meta['endpoints']} endpoints x {meta['rounds']} rounds for ADD/DEL.",
         "",
-        "| metric | " + " | ".join(targets) + " | pyplumb / cni-bridge |",
-        "|---|" + "---|" * len(targets) + "---|",
+        "| metric | "
+        + " | ".join(targets)
+        + " | "
+        + " | ".join(f"{t} / {BASE}" for t in OURS)
+        + " |",
+        "|---|" + "---|" * (len(targets) + len(OURS)),
     ]
     for key, label in ROWS:
         cells = [fmt(med[t][key]) if key in med[t] else "-" for t in targets]
-        base, ours = med[BASE].get(key), med["pyplumb"].get(key)
-        ratio = fmt_ratio(ours / base) if base and ours else "-"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+        base = med[BASE].get(key)
+        for target in OURS:
+            ours = med.get(target, {}).get(key)
+            cells.append(fmt_ratio(ours / base) if base and ours else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     serial = med["pyplumb"].get("teardown_serial_ms")
     batch = med["pyplumb"].get("teardown_batch_ms")
+    blank = " |" * (len(targets) + len(OURS) - 2)
     if serial and batch:
-        lines.append(f"| pyplumb batch vs one by one | | {fmt_ratio(batch / serial)} | | |")
+        lines.append(f"| pyplumb batch vs one by one | | {fmt_ratio(batch / serial)} |{blank}")
     rule_keys = sorted({k for t in targets for k in med[t] if k.startswith("rules_")})
     for key in rule_keys:
         cells = [fmt(med[t][key]) if key in med[t] else "-" for t in targets]
         label = key.replace("rules_", "firewall rules with ").replace("_", " ")
-        lines.append(f"| {label} | " + " | ".join(cells) + " | |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |" + " |" * len(OURS))
     return "\n".join(lines)
 
 

@@ -4,8 +4,9 @@ Targets, in one run and one scratch host namespace:
   cni-bridge   /usr/lib/cni/bridge + host-local, exec'd per call as a runtime does
   pyplumb      bridge.Driver in-process (how pyengine uses it): IPAM + veth + nft
   pybridge     our CNI plugin exec'd per call (Python start-up included)
-Metrics: endpoint ADD/DEL per call, tearing N endpoints down serially vs in one batch, and
-publishing many ports (ours: map elements; reference: portmap, one rule set per port).
+Metrics: endpoint ADD/DEL per call, VERSION per call (the exec'd plugins' start-up alone),
+tearing N endpoints down serially vs in one batch, and publishing many ports (ours: map
+elements; reference: portmap, one rule set per port).
 """
 
 import argparse

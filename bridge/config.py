@@ -5,14 +5,14 @@ from a CLI, JSON from CNI), apply the defaults, check everything, and raise one 
 naming the problem. Nothing below this module re-validates or reads raw input.
 """
 
-import hashlib
-import ipaddress
-import re
-from dataclasses import asdict, dataclass, field
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import Any, Literal
+from __future__ import annotations
 
+import ipaddress
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from bridge.digest import sha256_hex
 from bridge.errors import ConfigError
+from bridge.patterns import is_mac, is_name
 from bridge.ports import (
     DuplicatePortError,
     PortMapping,
@@ -20,17 +20,22 @@ from bridge.ports import (
     port_from_json,
     port_mapping,
 )
+from bridge.record import Record
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Policy = Literal["lowest", "round-robin"]
 
 IFNAMSIZ = 15
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 NAME_MAX = 64
 POLICIES = ("lowest", "round-robin")
-Policy = Literal["lowest", "round-robin"]
 
 
 def check_name(kind: str, value: str, limit: int = NAME_MAX) -> str:
     """A network or container name: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most `limit` chars."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not is_name(value):
         raise ConfigError(f"invalid {kind} {value!r}: must match [A-Za-z0-9][A-Za-z0-9_.-]*")
     if len(value) > limit:
         raise ConfigError(f"invalid {kind} {value!r}: longer than {limit} characters")
@@ -48,34 +53,103 @@ def check_ifname(kind: str, value: str) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class NetworkConfig:
+class NetworkConfig(Record):
     """One bridge network. Build with `network_config()`."""
 
+    # Declaration order, not sorted: it is the order of repr, == and the constructor.
+    __slots__ = (  # noqa: RUF023
+        "name",
+        "bridge",
+        "subnet",
+        "gateway",
+        "range_start",
+        "range_end",
+        "subnet6",
+        "gateway6",
+        "mtu",
+        "icc",
+        "masquerade",
+        "internal",
+        "isolate",
+        "hairpin",
+        "promisc",
+        "gateway_on_bridge",
+        "default_route",
+        "veth_prefix",
+        "policy",
+        "labels",
+    )
     name: str
     bridge: str
     subnet: IPv4Network
     gateway: IPv4Address
     range_start: IPv4Address
     range_end: IPv4Address
-    subnet6: IPv6Network | None = None
-    gateway6: IPv6Address | None = None
-    mtu: int = 0
-    icc: bool = True
-    masquerade: bool = True
-    internal: bool = False
-    isolate: bool = True
-    hairpin: bool = True
-    promisc: bool = False
-    gateway_on_bridge: bool = True
-    default_route: bool = True
-    veth_prefix: str = "veth"
-    policy: Policy = "lowest"
-    labels: tuple[tuple[str, str], ...] = field(default=())
+    subnet6: IPv6Network | None
+    gateway6: IPv6Address | None
+    mtu: int
+    icc: bool
+    masquerade: bool
+    internal: bool
+    isolate: bool
+    hairpin: bool
+    promisc: bool
+    gateway_on_bridge: bool
+    default_route: bool
+    veth_prefix: str
+    policy: Policy
+    labels: tuple[tuple[str, str], ...]
+
+    # Positional, as the dataclass this class replaces accepted.
+    def __init__(  # noqa: PLR0917
+        self,
+        name: str,
+        bridge: str,
+        subnet: IPv4Network,
+        gateway: IPv4Address,
+        range_start: IPv4Address,
+        range_end: IPv4Address,
+        subnet6: IPv6Network | None = None,
+        gateway6: IPv6Address | None = None,
+        mtu: int = 0,
+        icc: bool = True,
+        masquerade: bool = True,
+        internal: bool = False,
+        isolate: bool = True,
+        hairpin: bool = True,
+        promisc: bool = False,
+        gateway_on_bridge: bool = True,
+        default_route: bool = True,
+        veth_prefix: str = "veth",
+        policy: Policy = "lowest",
+        labels: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self._init(
+            name=name,
+            bridge=bridge,
+            subnet=subnet,
+            gateway=gateway,
+            range_start=range_start,
+            range_end=range_end,
+            subnet6=subnet6,
+            gateway6=gateway6,
+            mtu=mtu,
+            icc=icc,
+            masquerade=masquerade,
+            internal=internal,
+            isolate=isolate,
+            hairpin=hairpin,
+            promisc=promisc,
+            gateway_on_bridge=gateway_on_bridge,
+            default_route=default_route,
+            veth_prefix=veth_prefix,
+            policy=policy,
+            labels=labels,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict that `network_config(**d)` turns back into this config."""
-        d = asdict(self)
+        d = self._fields()
         for key, value in d.items():
             if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
                 d[key] = str(value)
@@ -111,7 +185,7 @@ def _addr_in(value: Any, net: IPv4Network | IPv6Network, what: str) -> Any:
 
 def default_bridge(name: str) -> str:
     """Docker's scheme: `br-` + 12 hex digits (here of the network name's hash)."""
-    return "br-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return "br-" + sha256_hex(name.encode())[:12]
 
 
 def network_config(
@@ -206,19 +280,31 @@ def network_from_json(d: dict[str, Any]) -> NetworkConfig:
     return network_config(name, subnet, **d)
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointRequest:
+class EndpointRequest(Record):
     """What ADD needs for one container interface. Build with `endpoint_request()`."""
 
+    # Declaration order, not sorted: it is the order of repr, == and the constructor.
+    __slots__ = ("container_id", "netns", "ifname", "mac", "ip", "ports")  # noqa: RUF023
     container_id: str
     netns: str
-    ifname: str = "eth0"
-    mac: str | None = None
-    ip: IPv4Address | None = None
-    ports: tuple[PortMapping, ...] = ()
+    ifname: str
+    mac: str | None
+    ip: IPv4Address | None
+    ports: tuple[PortMapping, ...]
 
-
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+    # Positional, as the dataclass this class replaces accepted.
+    def __init__(  # noqa: PLR0917
+        self,
+        container_id: str,
+        netns: str,
+        ifname: str = "eth0",
+        mac: str | None = None,
+        ip: IPv4Address | None = None,
+        ports: tuple[PortMapping, ...] = (),
+    ) -> None:
+        self._init(
+            container_id=container_id, netns=netns, ifname=ifname, mac=mac, ip=ip, ports=ports
+        )
 
 
 def endpoint_request(
@@ -237,7 +323,7 @@ def endpoint_request(
         raise ConfigError("invalid namespace: empty")
     if mac is not None:
         mac = mac.lower()
-        if not MAC_RE.match(mac) or int(mac[:2], 16) & 1:
+        if not is_mac(mac) or int(mac[:2], 16) & 1:
             raise ConfigError(f"invalid MAC {mac!r}: need a unicast aa:bb:cc:dd:ee:ff")
     addr = None
     if ip is not None:

@@ -6,14 +6,20 @@ rec = d.add_endpoint("web", endpoint_request("c1", "/run/netns/c1", ports=[...])
 d.remove_endpoint("web", "c1", "eth0"); d.gc(); d.reload(); d.delete_network("web")
 """
 
+from __future__ import annotations
+
 from collections.abc import Collection
-from pathlib import Path
 
 from bridge import endpoints, gc, networks
 from bridge.config import EndpointRequest, NetworkConfig, PortMapping
 from bridge.host import Host
-from bridge.nftclient import NftClient
 from bridge.state import EndpointRecord
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from pathlib import Path  # not at run time: see state.py
+
+    from bridge.nftclient import NftClient
 
 
 class Driver:
@@ -40,7 +46,7 @@ class Driver:
     def __repr__(self) -> str:
         return f"<Driver {self.host!r}>"
 
-    def __enter__(self) -> "Driver":
+    def __enter__(self) -> Driver:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,12 +6,12 @@ record "adding" (GC: tears down what it names), veth pair, addresses and routes,
 an interrupted DEL is finished by the next DEL or by GC.
 """
 
+from __future__ import annotations
+
 import contextlib
 import ipaddress
 import os
-import socket
 from collections.abc import Iterable
-from typing import Any
 
 import netns
 from bridge.config import EndpointRequest, NetworkConfig, PortMapping, check_unique_ports
@@ -28,7 +28,6 @@ from bridge.link import (
     add_veth,
     configure_peer,
     delete_links_batched,
-    lookup,
     random_mac,
 )
 from bridge.link import (
@@ -36,9 +35,14 @@ from bridge.link import (
 )
 from bridge.networks import ensure_network
 from bridge.nftops import elem_key, present_objects, run_deletes
-from bridge.nftrender import Cmd
 from bridge.rtnl import Rtnl
 from bridge.state import EndpointRecord
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Any
+
+    from bridge.nftrender import Cmd
 
 
 def _open_ns(ref: str) -> tuple[int, Rtnl]:
@@ -47,7 +51,7 @@ def _open_ns(ref: str) -> tuple[int, Rtnl]:
     except netns.NetnsError as exc:
         raise NamespaceMissingError(f"open container namespace {ref!r}: {exc}") from exc
     try:
-        return fd, Rtnl(netns.socket_in(ref, socket.AF_NETLINK, socket.SOCK_RAW, 0))
+        return fd, Rtnl(netns.netlink_in(ref))
     except BaseException:
         os.close(fd)
         raise
@@ -249,22 +253,24 @@ def check_endpoint(host: Host, cfg: NetworkConfig, container_id: str, ifname: st
     what = f"check endpoint {container_id}/{ifname}"
     if rec is None or rec.state != "ready":
         raise EndpointNotFoundError(f"{what}: not attached to {cfg.name!r}")
-    if lookup(host.ipr, rec.host_veth) is None:
+    # Our own netlink client, not pyroute2: importing pyroute2 costs more than 100 ms, in
+    # every exec'd CNI CHECK.
+    if host.rtnl.index(rec.host_veth) is None:
         raise EndpointNotFoundError(f"{what}: host veth {rec.host_veth!r} is missing")
     try:
-        ipr_ns = netns.iproute_in(rec.netns)
+        rtnl_ns = Rtnl(netns.netlink_in(rec.netns))
     except netns.NetnsError as exc:
         raise EndpointNotFoundError(f"{what}: namespace {rec.netns!r} is gone") from exc
     try:
-        found = ipr_ns.link_lookup(ifname=ifname)
-        if not found:
+        index = rtnl_ns.index(ifname)
+        if index is None:
             raise EndpointNotFoundError(f"{what}: {ifname!r} is missing in {rec.netns}")
-        have = {a.get_attr("IFA_ADDRESS") for a in ipr_ns.get_addr(index=found[0])}
+        have = rtnl_ns.addresses(index)
         for ip in rec.ips:
             if ipaddress.ip_address(ip).compressed not in have:
                 raise EndpointNotFoundError(f"{what}: address {ip} is missing on {ifname!r}")
     finally:
-        ipr_ns.close()
+        rtnl_ns.close()
     if rec.ports and rec.ipv4:
         present = present_objects(host)
         for cmd in host.render.port_elements("delete", rec.ports, rec.ipv4, rec.ipv6):

@@ -8,7 +8,6 @@ transaction (which is also how `reload` restores it after `nft flush ruleset`).
 """
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 
 import netns
 from bridge.endpoints import remove_endpoints
@@ -18,13 +17,34 @@ from bridge.link import delete_link
 from bridge.state import EndpointRecord
 
 
-@dataclass
 class GcReport:
-    """What one GC removed."""
+    """What one GC removed (a plain class: see record.py for why not a dataclass)."""
 
-    endpoints: list[str] = field(default_factory=list)
-    veths: list[str] = field(default_factory=list)
-    leases: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        endpoints: list[str] | None = None,
+        veths: list[str] | None = None,
+        leases: list[str] | None = None,
+    ) -> None:
+        self.endpoints: list[str] = endpoints if endpoints is not None else []
+        self.veths: list[str] = veths if veths is not None else []
+        self.leases: list[str] = leases if leases is not None else []
+
+    def __repr__(self) -> str:
+        return (
+            f"GcReport(endpoints={self.endpoints!r}, veths={self.veths!r}, leases={self.leases!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GcReport):
+            return NotImplemented
+        return (self.endpoints, self.veths, self.leases) == (
+            other.endpoints,
+            other.veths,
+            other.leases,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, as its dataclass was
 
     @property
     def total(self) -> int:

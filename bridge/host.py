@@ -1,19 +1,30 @@
 """The shared handles of one driver: state root, netlink and nftables in the host namespace."""
 
-import hashlib
-import socket
-from pathlib import Path
-from typing import Any
+from __future__ import annotations
 
+import os
+
+from bridge import jsonc, nftgen
 from bridge.config import NetworkConfig
+from bridge.digest import sha256_hex
 from bridge.errors import NetworkNotFoundError
 from bridge.ipam import Allocator, Pool
 from bridge.ipam_disk import DiskStore
-from bridge.nftclient import LibNft, NftClient
+from bridge.nftclient import LibNft
 from bridge.nftrender import Renderer
 from bridge.rtnl import Rtnl
 from bridge.state import State
-from netns import iproute_in, socket_in
+from netns import iproute_in, netlink_in
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from bridge.nftclient import NftClient
+    from bridge.nftrender import Cmd
+
+NFT_STAMP = "nft.gen"
 
 
 class Host:
@@ -30,11 +41,13 @@ class Host:
         leases: Path | str | None = None,
     ) -> None:
         self.state = State(root)
-        self.leases = Path(leases) if leases else None
+        # Strings, not Paths: pathlib costs ms at import in every pybridge call (state.py).
+        self.leases = os.fspath(leases) if leases else None
         self.netns = netns
         self.render = Renderer(table)
         self.forwarding = forwarding
         self._nft = nft
+        self._own_nft = nft is None  # ours (LibNft) unless the caller gave one
         self._ipr: Any = None
         self._rtnl: Rtnl | None = None
 
@@ -52,7 +65,7 @@ class Host:
     def rtnl(self) -> Rtnl:
         """Our own synchronous netlink socket in the host namespace (the ADD hot path)."""
         if self._rtnl is None:
-            self._rtnl = Rtnl(socket_in(self.netns, socket.AF_NETLINK, socket.SOCK_RAW, 0))
+            self._rtnl = Rtnl(netlink_in(self.netns))
         return self._rtnl
 
     @property
@@ -60,6 +73,24 @@ class Host:
         if self._nft is None:
             self._nft = LibNft(self.netns)
         return self._nft
+
+    def ensure_rules(self, cmds: list[Cmd]) -> None:
+        """Apply an idempotent batch (our chains, re-asserted), unless the ruleset provably
+        has not changed since this very batch was applied (see nftgen.py)."""
+        if not self._own_nft:  # a caller's client (FakeNft in tests): not ours to skip
+            self.nft.run(cmds)
+            return
+        try:
+            gen = nftgen.Generation(netlink_in(self.netns, nftgen.NETLINK_NETFILTER))
+        except OSError:  # no nf_tables netlink: the batch will say why
+            self.nft.run(cmds)
+            return
+        try:
+            digest = sha256_hex(jsonc.dumps(cmds, sort_keys=True).encode())
+            stamp = os.path.join(self.state.dir, NFT_STAMP)
+            nftgen.apply_once(gen, stamp, digest, lambda: self.nft.run(cmds))
+        finally:
+            gen.close()
 
     def close(self) -> None:
         if self._ipr is not None:
@@ -76,7 +107,7 @@ class Host:
         return cfg
 
     def store(self, cfg: NetworkConfig) -> DiskStore:
-        base = self.leases / cfg.name if self.leases else self.state.ipam_dir(cfg.name)
+        base = os.path.join(self.leases, cfg.name) if self.leases else self.state.ipam_dir(cfg.name)
         return DiskStore(base)
 
     def allocators(self, cfg: NetworkConfig, store: DiskStore) -> list[Allocator]:
@@ -93,5 +124,5 @@ class Host:
 def host_veth_name(cfg: NetworkConfig, container_id: str, ifname: str) -> str:
     """Deterministic per (network, container, ifname): parallel ADDs never collide and GC can
     recognise a half-made pair after a crash."""
-    digest = hashlib.sha256(f"{cfg.name}\0{container_id}\0{ifname}".encode()).hexdigest()
+    digest = sha256_hex(f"{cfg.name}\0{container_id}\0{ifname}".encode())
     return cfg.veth_prefix + digest[: 15 - len(cfg.veth_prefix)]

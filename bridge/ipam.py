@@ -7,62 +7,96 @@ reused at once) and "round-robin" (host-local: continue after the last reserved 
 Callers hold `store.locked()` around allocate/release so concurrent processes never collide.
 """
 
+from __future__ import annotations
+
 import contextlib
 import ipaddress
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
-from typing import NamedTuple, Protocol
 
 from bridge.errors import AddressInUseError, ConfigError, PoolExhaustedError
+from bridge.record import Record
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Protocol
 
 IPAddress = IPv4Address | IPv6Address
 
 
-class Owner(NamedTuple):
-    """Who holds a lease: the container and its interface (host-local's file content)."""
+class Owner(tuple[str, str]):
+    """Who holds a lease: the container and its interface (host-local's file content).
 
-    container_id: str
-    ifname: str
+    A (container_id, ifname) tuple with named fields, as the typing.NamedTuple it used to be
+    (typing costs milliseconds at import; see bridge/README.md).
+    """
 
+    __slots__ = ()
 
-class LeaseStore(Protocol):
-    """Leases of one pool. Every method except `locked` is called with the lock held."""
+    def __new__(cls, container_id: str, ifname: str) -> Owner:
+        return tuple.__new__(cls, (container_id, ifname))
 
-    def locked(self) -> contextlib.AbstractContextManager[None]:
-        """Exclusive across threads and processes."""
-        ...
+    @property
+    def container_id(self) -> str:
+        return self[0]
 
-    def used(self) -> set[str]:
-        """Addresses currently leased (strings, as stored)."""
-        ...
+    @property
+    def ifname(self) -> str:
+        return self[1]
 
-    def owner(self, ip: str) -> Owner | None:
-        """The lease holder, None if free (or unreadable: a torn write, treated as orphan)."""
-        ...
-
-    def reserve(self, ip: str, owner: Owner) -> bool:
-        """Atomically take `ip` for `owner`; False if already taken."""
-        ...
-
-    def release(self, ip: str) -> None:
-        """Free `ip`; absence is not an error."""
-        ...
-
-    def last_reserved(self) -> str | None: ...
-
-    def set_last_reserved(self, ip: str) -> None: ...
+    def __repr__(self) -> str:
+        return f"Owner(container_id={self[0]!r}, ifname={self[1]!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Pool:
+if TYPE_CHECKING:  # a protocol for the type checker only: nothing checks it at run time
+
+    class LeaseStore(Protocol):
+        """Leases of one pool. Every method except `locked` is called with the lock held."""
+
+        def locked(self) -> contextlib.AbstractContextManager[None]:
+            """Exclusive across threads and processes."""
+            ...
+
+        def used(self) -> set[str]:
+            """Addresses currently leased (strings, as stored)."""
+            ...
+
+        def owner(self, ip: str) -> Owner | None:
+            """The lease holder, None if free (or unreadable: a torn write, treated as orphan)."""
+            ...
+
+        def reserve(self, ip: str, owner: Owner) -> bool:
+            """Atomically take `ip` for `owner`; False if already taken."""
+            ...
+
+        def release(self, ip: str) -> None:
+            """Free `ip`; absence is not an error."""
+            ...
+
+        def last_reserved(self) -> str | None: ...
+
+        def set_last_reserved(self, ip: str) -> None: ...
+
+
+class Pool(Record):
     """An allocation range inside a subnet, with addresses that are never handed out."""
 
+    # Declaration order, not sorted: it is the order of repr, == and the constructor.
+    __slots__ = ("subnet", "start", "end", "reserved")  # noqa: RUF023
     subnet: IPv4Network | IPv6Network
     start: IPAddress
     end: IPAddress
     reserved: frozenset[IPAddress]
+
+    def __init__(
+        self,
+        subnet: IPv4Network | IPv6Network,
+        start: IPAddress,
+        end: IPAddress,
+        reserved: frozenset[IPAddress],
+    ) -> None:
+        self._init(subnet=subnet, start=start, end=end, reserved=reserved)
 
     @classmethod
     def of(
@@ -71,7 +105,7 @@ class Pool:
         gateway: IPAddress | None,
         start: IPAddress | None = None,
         end: IPAddress | None = None,
-    ) -> "Pool":
+    ) -> Pool:
         reserved: set[IPAddress] = {subnet.network_address}
         if isinstance(subnet, IPv4Network) and subnet.prefixlen < 31:
             reserved.add(subnet.broadcast_address)

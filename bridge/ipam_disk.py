@@ -11,13 +11,19 @@ processes can never both take an address, and a kill -9 leaves at worst a `.tmp-
 machine (after a reboot every namespace is gone and GC frees every lease anyway).
 """
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
+from bridge.files import join, read_text, write_text
 from bridge.ipam import Owner
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
 LAST = "last_reserved_ip.0"
@@ -25,10 +31,10 @@ NON_LEASES = ("lock", LAST)
 
 
 class DiskStore:
-    """A LeaseStore in a directory (created on first use)."""
+    """A LeaseStore in a directory (created on first use); paths are strings (state.py)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
+    def __init__(self, directory: Path | str) -> None:
+        self.dir = os.fspath(directory)
         self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
@@ -36,8 +42,8 @@ class DiskStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.makedirs(self.dir, exist_ok=True)
+        fd = os.open(join(self.dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -53,7 +59,7 @@ class DiskStore:
 
     def owner(self, ip: str) -> Owner | None:
         try:
-            text = (self.dir / ip).read_text()
+            text = read_text(join(self.dir, ip))
         except (FileNotFoundError, NotADirectoryError):
             return None
         parts = text.replace("\r\n", "\n").split("\n")
@@ -62,31 +68,31 @@ class DiskStore:
         return Owner(parts[0].strip(), parts[1].strip())
 
     def reserve(self, ip: str, owner: Owner) -> bool:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f"{TMP_PREFIX}{os.getpid()}-{ip}"
-        tmp.write_text(f"{owner.container_id}\r\n{owner.ifname}")
+        os.makedirs(self.dir, exist_ok=True)
+        tmp = join(self.dir, f"{TMP_PREFIX}{os.getpid()}-{ip}")
+        write_text(tmp, f"{owner.container_id}\r\n{owner.ifname}")
         try:
-            os.link(tmp, self.dir / ip)
+            os.link(tmp, join(self.dir, ip))
         except FileExistsError:
             return False
         finally:
-            tmp.unlink()
+            os.unlink(tmp)
         return True
 
     def release(self, ip: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            (self.dir / ip).unlink()
+            os.unlink(join(self.dir, ip))
 
     def last_reserved(self) -> str | None:
         try:
-            return (self.dir / LAST).read_text().strip() or None
+            return read_text(join(self.dir, LAST)).strip() or None
         except FileNotFoundError:
             return None
 
     def set_last_reserved(self, ip: str) -> None:
-        tmp = self.dir / f"{TMP_PREFIX}{os.getpid()}-last"
-        tmp.write_text(ip)
-        os.replace(tmp, self.dir / LAST)
+        tmp = join(self.dir, f"{TMP_PREFIX}{os.getpid()}-last")
+        write_text(tmp, ip)
+        os.replace(tmp, join(self.dir, LAST))
 
     def sweep_temporaries(self) -> int:
         """Remove files a killed writer left behind (call with the lock held)."""
@@ -98,7 +104,7 @@ class DiskStore:
         for name in names:
             if name.startswith(TMP_PREFIX):
                 with contextlib.suppress(FileNotFoundError):
-                    (self.dir / name).unlink()
+                    os.unlink(join(self.dir, name))
                     gone += 1
         return gone
 
@@ -108,7 +114,7 @@ class DiskStore:
             return
         for name in (*NON_LEASES,):
             with contextlib.suppress(FileNotFoundError):
-                (self.dir / name).unlink()
+                os.unlink(join(self.dir, name))
         self.sweep_temporaries()
         with contextlib.suppress(OSError):
-            self.dir.rmdir()
+            os.rmdir(self.dir)

@@ -7,16 +7,19 @@ that crashes libnftables 1.0.6 (a concatenated *data* type: SIGSEGV in the whole
 `FakeNft` records batches for unit tests.
 """
 
-import json
-import threading
-from typing import Any, Protocol
+from __future__ import annotations
 
-import nftables
+import _thread
 
+from bridge import jsonc
 from bridge.errors import FirewallError
 from netns import call_in
 
-Cmd = dict[str, Any]
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from bridge.nftrender import Cmd
 
 
 def check_batch(commands: list[Cmd]) -> None:
@@ -31,22 +34,28 @@ def check_batch(commands: list[Cmd]) -> None:
                 )
 
 
-class NftClient(Protocol):
-    """One method applies a batch atomically; one lists a table as JSON objects."""
+if TYPE_CHECKING:  # a protocol for the type checker only: nothing checks it at run time
 
-    def run(self, commands: list[Cmd]) -> None:
-        """Apply `commands` in one transaction; FirewallError (nothing applied) on failure."""
-        ...
+    class NftClient(Protocol):
+        """One method applies a batch atomically; one lists a table as JSON objects."""
 
-    def list_table(self, family: str, table: str) -> list[dict[str, Any]]:
-        """The table's objects (`{"chain": ...}`, `{"map": ...}`, rules...); [] if absent."""
-        ...
+        def run(self, commands: list[Cmd]) -> None:
+            """Apply `commands` in one transaction; FirewallError (nothing applied) on failure."""
+            ...
+
+        def list_table(self, family: str, table: str) -> list[dict[str, Any]]:
+            """The table's objects (`{"chain": ...}`, `{"map": ...}`, rules...); [] if absent."""
+            ...
 
 
 class LibNft:
     """libnftables through the `nftables` bindings, bound to a namespace (None: ours)."""
 
     def __init__(self, netns: str | None = None) -> None:
+        # Imported with the first context: `nftables` loads ctypes and libnftables, which a
+        # `pybridge` call whose chains are in place never needs (nftgen.py).
+        import nftables  # noqa: PLC0415
+
         def make() -> Any:
             ctx = nftables.Nftables()
             ctx.set_json_output(True)
@@ -54,7 +63,7 @@ class LibNft:
 
         self.netns = netns
         self._ctx = call_in(netns, make)
-        self._lock = threading.Lock()  # a context is not safe for concurrent use
+        self._lock = _thread.allocate_lock()  # a context is not safe for concurrent use
 
     def __repr__(self) -> str:
         return f"<LibNft netns={self.netns!r}>"
@@ -73,7 +82,7 @@ class LibNft:
             rc, out, _err = self._ctx.cmd(f"list table {family} {table}")
         if rc != 0:
             return []
-        objs: list[dict[str, Any]] = json.loads(out).get("nftables", [])
+        objs: list[dict[str, Any]] = jsonc.loads(out).get("nftables", [])
         return [o for o in objs if "metainfo" not in o]
 
 

@@ -1,11 +1,16 @@
 """nft operations over a Host that need more than one batch: deletes that tolerate absence."""
 
-import json
-from typing import Any
+from __future__ import annotations
 
+from bridge import jsonc
 from bridge.errors import FirewallError
 from bridge.host import Host
-from bridge.nftrender import Cmd
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Any
+
+    from bridge.nftrender import Cmd
 
 
 def run_deletes(host: Host, cmds: list[Cmd]) -> None:
@@ -34,7 +39,7 @@ def run_deletes(host: Host, cmds: list[Cmd]) -> None:
 
 
 def elem_key(e: Any) -> str:
-    return json.dumps(e, sort_keys=True)
+    return jsonc.dumps(e, sort_keys=True)
 
 
 def present_objects(host: Host) -> dict[tuple[str, str, str], set[str]]:

@@ -6,18 +6,18 @@ route), so they are encoded here with `struct` and sent as one batch: one sendms
 Anything less regular (veth creation with a peer namespace) stays with pyroute2.
 """
 
+import _socket
 import errno
 import ipaddress
 import os
-import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_ECHO, NLM_F_EXCL, NLM_F_CREATE = 1, 4, 8, 0x200, 0x400
-NLMSG_ERROR = 2
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_DUMP = 0x300
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
-RTM_NEWADDR, RTM_NEWROUTE = 20, 24
+RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE = 20, 22, 24
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO = 1, 3, 4, 10, 18
 IFLA_PROTINFO, IFLA_NET_NS_FD = 12, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
@@ -35,18 +35,18 @@ def _attr(kind: int, payload: bytes) -> bytes:
     return raw + b"\0" * (-len(raw) % 4)
 
 
-@dataclass
 class Batch:
     """Requests to send together; `send` raises OSError for the first one the kernel refused."""
 
-    messages: list[bytes] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
 
     def add(self, kind: int, flags: int, body: bytes) -> None:
         self.messages.append(struct.pack("=HH", kind, flags | NLM_F_REQUEST | NLM_F_ACK) + body)
 
     def new_addr(self, index: int, addr: str, prefixlen: int, flags: int = 0) -> None:
         ip = ipaddress.ip_address(addr)
-        family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+        family = _socket.AF_INET if ip.version == 4 else _socket.AF_INET6
         body = struct.pack("=BBBBI", family, prefixlen, 0, 0, index)
         body += _attr(IFA_LOCAL, ip.packed) + _attr(IFA_ADDRESS, ip.packed)
         if flags:
@@ -90,12 +90,12 @@ class Batch:
 
     def hairpin(self, index: int) -> None:
         mode = _attr(IFLA_BRPORT_MODE, b"\x01")
-        body = struct.pack("=BBHiII", socket.AF_BRIDGE, 0, 0, index, 0, 0)
+        body = struct.pack("=BBHiII", _socket.AF_BRIDGE, 0, 0, index, 0, 0)
         self.add(RTM_SETLINK, 0, body + _attr(IFLA_PROTINFO | NLA_F_NESTED, mode))
 
     def default_route(self, gateway: str, oif: int) -> None:
         gw = ipaddress.ip_address(gateway)
-        family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
+        family = _socket.AF_INET if gw.version == 4 else _socket.AF_INET6
         body = struct.pack(
             "=BBBBBBBBI", family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0
         )
@@ -104,9 +104,10 @@ class Batch:
 
 
 class Rtnl:
-    """A NETLINK_ROUTE socket (created by the caller, possibly in another namespace)."""
+    """A NETLINK_ROUTE socket (created by the caller, possibly in another namespace; a
+    `socket.socket` or the `_socket.socket` of `netns.netlink_in`)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
         self.sock.bind((0, 0))
         self._seq = 0
@@ -178,6 +179,38 @@ class Rtnl:
         found = self.link(ifname)
         return found[0] if found else None
 
+    def addresses(self, index: int) -> set[str]:
+        """The addresses of link `index` (IFA_ADDRESS of both families, as inet_ntop prints
+        them, which is also what pyroute2's get_addr reports)."""
+        self._seq += 1
+        seq = self._seq
+        body = struct.pack("=BBBBI", _socket.AF_UNSPEC, 0, 0, 0, 0)
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        self.sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETADDR, flags, seq, 0) + body)
+        found: set[str] = set()
+        while True:
+            data = self.sock.recv(65536)
+            off = 0
+            while off + _HDR.size <= len(data):
+                length, kind, _flags, mseq, _pid = _HDR.unpack_from(data, off)
+                if length < _HDR.size:
+                    raise OSError(errno.EBADMSG, "short netlink message")
+                if mseq == seq:
+                    if kind == NLMSG_DONE:
+                        return found
+                    if kind == NLMSG_ERROR:
+                        (code,) = struct.unpack_from("=i", data, off + _HDR.size)
+                        if code:
+                            raise OSError(-code, os.strerror(-code))
+                    elif kind == RTM_NEWADDR:
+                        family, _plen, _fl, _scope, at = struct.unpack_from(
+                            "=BBBBI", data, off + _HDR.size
+                        )
+                        raw = _attr_value(data[off + _HDR.size + 8 : off + length], IFA_ADDRESS)
+                        if at == index and raw is not None:
+                            found.add(_socket.inet_ntop(family, raw))
+                off += (length + 3) & ~3
+
     def delete(self, name: str) -> bool:
         """Delete link `name`; False if it did not exist."""
         batch = Batch()
@@ -189,6 +222,18 @@ class Rtnl:
                 return False
             raise
         return True
+
+
+def _attr_value(attrs: bytes, wanted: int) -> bytes | None:
+    off = 0
+    while off + 4 <= len(attrs):
+        length, kind = struct.unpack_from("=HH", attrs, off)
+        if length < 4:
+            break
+        if kind == wanted:
+            return attrs[off + 4 : off + length]
+        off += (length + 3) & ~3
+    return None
 
 
 def _mac_attr(attrs: bytes) -> str:

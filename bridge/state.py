@@ -5,37 +5,48 @@
     <root>/ipam/<network>/...                     leases (ipam_disk.py)
     <root>/lock                                   flock: network create/delete, port ownership
     <root>/gc.lock                                flock: shared by ADD/DEL, exclusive for GC
+    <root>/nft.gen                                a cache: when our chains need no re-apply
 
 Every file is replaced atomically (write a temporary, rename), so a killed writer leaves the
 old or the new content, never a torn one. An endpoint record is written as "adding" before any
 kernel object exists and flipped to "ready" at the end of ADD: GC removes what "adding" names.
+
+Paths are strings joined with os.path: `pathlib` costs about 4 ms to import, in every
+`pybridge` call. `State.root` is still a `Path` for callers.
 """
+
+from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any
 
+from bridge import jsonc
 from bridge.config import NetworkConfig, PortMapping, network_from_json, port_from_json
+from bridge.files import join, names, read_text, write_text
+from bridge.record import Record
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 DEFAULT_ROOT = "/var/lib/pyengine"
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Atomically replace `path` with `data` as JSON."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    folder, name = os.path.split(os.fspath(path))
+    tmp = join(folder, f".tmp-{os.getpid()}-{name}")
+    write_text(tmp, jsonc.dumps_indented(data))  # json.dumps(data, indent=1, sort_keys=True)
     os.replace(tmp, path)
 
 
 @contextlib.contextmanager
-def flocked(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
+def flocked(path: str, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
     """Hold flock(2) on `path` (created if needed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, mode)
@@ -44,20 +55,60 @@ def flocked(path: Path, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
         os.close(fd)
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointRecord:
+class EndpointRecord(Record):
     """One container interface on one network, as far as we created it."""
 
+    # Declaration order, not sorted: it is the order of repr, == and the constructor.
+    __slots__ = (  # noqa: RUF023
+        "network",
+        "container_id",
+        "ifname",
+        "netns",
+        "host_veth",
+        "ips",
+        "mac",
+        "ports",
+        "state",
+        "extra",
+    )
+    _compare = __slots__[:-1]  # not `extra`
     network: str
     container_id: str
     ifname: str
     netns: str
     host_veth: str
-    ips: tuple[str, ...] = ()
-    mac: str = ""
-    ports: tuple[PortMapping, ...] = ()
-    state: str = "adding"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    ips: tuple[str, ...]
+    mac: str
+    ports: tuple[PortMapping, ...]
+    state: str
+    extra: dict[str, Any]
+
+    # Positional, as the dataclass this class replaces accepted.
+    def __init__(  # noqa: PLR0917
+        self,
+        network: str,
+        container_id: str,
+        ifname: str,
+        netns: str,
+        host_veth: str,
+        ips: tuple[str, ...] = (),
+        mac: str = "",
+        ports: tuple[PortMapping, ...] = (),
+        state: str = "adding",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self._init(
+            network=network,
+            container_id=container_id,
+            ifname=ifname,
+            netns=netns,
+            host_veth=host_veth,
+            ips=ips,
+            mac=mac,
+            ports=ports,
+            state=state,
+            extra={} if extra is None else extra,
+        )
 
     @property
     def ipv4(self) -> str | None:
@@ -68,109 +119,119 @@ class EndpointRecord:
         return next((ip for ip in self.ips if ":" in ip), None)
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = self._fields()
         d["ports"] = [p.to_json() for p in self.ports]
         d["ips"] = list(self.ips)
+        d["extra"] = jsonc.loads(jsonc.dumps(self.extra))  # a copy, as asdict() made
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "EndpointRecord":
+    def from_json(cls, d: dict[str, Any]) -> EndpointRecord:
         d = dict(d)
         d["ports"] = tuple(port_from_json(p) for p in d.get("ports", ()))
         d["ips"] = tuple(d.get("ips", ()))
         return cls(**d)
 
-    def with_(self, **changes: Any) -> "EndpointRecord":
-        return replace(self, **changes)
+    def with_(self, **changes: Any) -> EndpointRecord:
+        return EndpointRecord(**{**self._fields(), **changes})
 
 
 class State:
     """Files under one state root."""
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        self.dir = os.fspath(root)
 
     def __repr__(self) -> str:
-        return f"<State {self.root}>"
+        return f"<State {self.dir}>"
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path  # noqa: PLC0415 - for callers; see the module docstring
+
+        return Path(self.dir)
 
     # -- locks
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        return flocked(self.root / "lock")
+        return flocked(join(self.dir, "lock"))
 
     def op_lock(self, exclusive: bool = False) -> contextlib.AbstractContextManager[None]:
-        return flocked(self.root / "gc.lock", fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        return flocked(join(self.dir, "gc.lock"), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
 
     # -- networks
-    def network_file(self, name: str) -> Path:
-        return self.root / "networks" / f"{name}.json"
+    def network_file(self, name: str) -> str:
+        return join(self.dir, "networks", f"{name}.json")
 
     def save_network(self, cfg: NetworkConfig) -> None:
-        (self.root / "networks").mkdir(parents=True, exist_ok=True)
+        os.makedirs(join(self.dir, "networks"), exist_ok=True)
         write_json(self.network_file(cfg.name), cfg.to_json())
 
     def load_network(self, name: str) -> NetworkConfig | None:
         try:
-            return network_from_json(json.loads(self.network_file(name).read_text()))
+            return network_from_json(jsonc.loads(read_text(self.network_file(name))))
         except FileNotFoundError:
             return None
 
     def networks(self) -> list[NetworkConfig]:
-        folder = self.root / "networks"
-        if not folder.is_dir():
-            return []
+        folder = join(self.dir, "networks")
         found = []
-        for f in sorted(folder.glob("*.json")):
+        for name in names(folder, ".json"):
             with contextlib.suppress(FileNotFoundError):
-                found.append(network_from_json(json.loads(f.read_text())))
+                found.append(network_from_json(jsonc.loads(read_text(join(folder, name)))))
         return found
 
     def delete_network(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.network_file(name).unlink()
+            os.unlink(self.network_file(name))
         with contextlib.suppress(OSError):
-            self.endpoint_dir(name).rmdir()
+            os.rmdir(self.endpoint_dir(name))
 
-    def ipam_dir(self, network: str) -> Path:
-        return self.root / "ipam" / network
+    def ipam_dir(self, network: str) -> str:
+        return join(self.dir, "ipam", network)
 
     # -- endpoints
-    def endpoint_dir(self, network: str) -> Path:
-        return self.root / "endpoints" / network
+    def endpoint_dir(self, network: str) -> str:
+        return join(self.dir, "endpoints", network)
 
-    def endpoint_file(self, network: str, container_id: str, ifname: str) -> Path:
-        return self.endpoint_dir(network) / f"{container_id}--{ifname}.json"
+    def endpoint_file(self, network: str, container_id: str, ifname: str) -> str:
+        return join(self.endpoint_dir(network), f"{container_id}--{ifname}.json")
 
     def save_endpoint(self, rec: EndpointRecord) -> None:
-        self.endpoint_dir(rec.network).mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.endpoint_dir(rec.network), exist_ok=True)
         write_json(self.endpoint_file(rec.network, rec.container_id, rec.ifname), rec.to_json())
 
     def load_endpoint(self, network: str, container_id: str, ifname: str) -> EndpointRecord | None:
         try:
-            text = self.endpoint_file(network, container_id, ifname).read_text()
+            text = read_text(self.endpoint_file(network, container_id, ifname))
         except FileNotFoundError:
             return None
-        return EndpointRecord.from_json(json.loads(text))
+        return EndpointRecord.from_json(jsonc.loads(text))
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
-        base = self.root / "endpoints"
-        dirs = [base / network] if network else sorted(base.glob("*")) if base.is_dir() else []
+        base = join(self.dir, "endpoints")
+        dirs = [join(base, network)] if network else [join(base, n) for n in names(base)]
         found = []
         for d in dirs:
-            if not d.is_dir():
-                continue
-            for f in sorted(d.glob("*.json")):
-                with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-                    found.append(EndpointRecord.from_json(json.loads(f.read_text())))
+            for name in names(d, ".json"):
+                try:
+                    data = jsonc.loads(read_text(join(d, name)))
+                except FileNotFoundError:
+                    continue
+                except ValueError as exc:
+                    if jsonc.is_decode_error(exc):  # a torn temporary
+                        continue
+                    raise
+                found.append(EndpointRecord.from_json(data))
         return found
 
     def delete_endpoint(self, network: str, container_id: str, ifname: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.endpoint_file(network, container_id, ifname).unlink()
+            os.unlink(self.endpoint_file(network, container_id, ifname))
 
     def sweep_temporaries(self) -> None:
         """Remove `.tmp-*` files a killed writer left (GC holds the exclusive op lock)."""
-        for folder in (self.root / "networks", *(self.root / "endpoints").glob("*")):
-            if folder.is_dir():
-                for f in folder.glob(".tmp-*"):
-                    with contextlib.suppress(FileNotFoundError):
-                        f.unlink()
+        base = join(self.dir, "endpoints")
+        for folder in (join(self.dir, "networks"), *(join(base, n) for n in names(base))):
+            for name in names(folder, prefix=".tmp-"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(join(folder, name))

@@ -8,10 +8,10 @@ Creating one costs no fork: a short-lived thread unshares its own network namesp
 `/proc/thread-self/ns/net` and exits, so no other thread ever changes namespace (see README.md).
 """
 
+import _thread
 import contextlib
 import errno
 import os
-import threading
 from collections.abc import Iterator
 
 from netns import _libc
@@ -21,10 +21,11 @@ from netns.errors import (
     NetnsNotFoundError,
     NetnsOSError,
 )
+from netns.fresh import on_fresh_thread
 
 RUN_DIR = "/run/netns"
 NAME_MAX = 255
-_mount_lock = threading.Lock()
+_mount_lock = _thread.allocate_lock()
 
 
 def validate_name(name: str) -> str:
@@ -126,21 +127,11 @@ def create(name: str) -> str:
         raise NetnsExistsError(f"create namespace {name!r}: it already exists") from None
     except OSError as exc:
         raise NetnsOSError(f"create namespace {name!r}: {exc.strerror}", exc.errno or 0) from exc
-    failure: list[OSError] = []
-
-    def work() -> None:
-        try:
-            _unshare_and_mount(target)
-        except OSError as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=work, name=f"netns-create-{name}")
-    thread.start()
-    thread.join()
-    if failure:
+    try:
+        on_fresh_thread(lambda: _unshare_and_mount(target))
+    except OSError as err:
         with contextlib.suppress(OSError):
             os.unlink(target)
-        err = failure[0]
         raise NetnsOSError(f"create namespace {name!r}: {err}", err.errno or 0) from err
     return target
 

@@ -5,20 +5,26 @@ namespace switch dies with it. Sockets keep the namespace they were created in, 
 and `iproute_in` return objects usable from any thread, an event loop's included.
 """
 
+from __future__ import annotations
+
+import _socket
 import os
-import socket
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
 
 from netns import _libc
 from netns.errors import NetnsOSError
+from netns.fresh import on_fresh_thread
 from netns.ns import open_fd
 
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
 if TYPE_CHECKING:
+    import socket
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
     from pyroute2 import AsyncIPRoute, IPRoute
 
-T = TypeVar("T")
 NETLINK_ROUTE = 0
 
 
@@ -27,54 +33,54 @@ def call_in(ref: str | None, fn: Callable[[], T]) -> T:
     if ref is None:
         return fn()
     fd = open_fd(ref)
-    result: list[T] = []
-    failure: list[BaseException] = []
 
-    def work() -> None:
+    def work() -> T:
         try:
-            try:
-                _libc.setns(fd, _libc.CLONE_NEWNET)
-            except OSError as exc:
-                raise NetnsOSError(f"enter namespace {ref!r}: {exc}", exc.errno or 0) from exc
-            result.append(fn())
-        except BaseException as exc:  # re-raised on the caller's thread
-            failure.append(exc)
+            _libc.setns(fd, _libc.CLONE_NEWNET)
+        except OSError as exc:
+            raise NetnsOSError(f"enter namespace {ref!r}: {exc}", exc.errno or 0) from exc
+        return fn()
 
     try:
-        thread = threading.Thread(target=work, name=f"netns-{ref}")
-        thread.start()
-        thread.join()
+        return on_fresh_thread(work)
     finally:
         os.close(fd)
-    if failure:
-        raise failure[0]
-    return result[0]
 
 
 def socket_in(
-    ref: str | None, family: int, kind: int = socket.SOCK_STREAM, proto: int = 0
+    ref: str | None, family: int, kind: int = _socket.SOCK_STREAM, proto: int = 0
 ) -> socket.socket:
     """A new socket that lives in namespace `ref`, usable from any thread."""
+    # Imported here: `socket` costs a few ms (enums, selectors) and `pybridge`, whose every
+    # start counts, needs only netlink_in.
+    import socket  # noqa: PLC0415
+
     return call_in(ref, lambda: socket.socket(family, kind, proto))
 
 
-def iproute_in(ref: str | None) -> "IPRoute":
+def netlink_in(ref: str | None, proto: int = NETLINK_ROUTE) -> _socket.socket:
+    """A raw netlink socket in `ref`: `socket_in` without importing `socket` (the `_socket`
+    object has every method a netlink client needs: bind, send, recv, close, fileno)."""
+    return call_in(ref, lambda: _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, proto))
+
+
+def iproute_in(ref: str | None) -> IPRoute:
     """A pyroute2 `IPRoute` whose netlink socket lives in `ref`, without pyroute2's fork."""
     from pyroute2 import IPRoute  # noqa: PLC0415 - 170 ms to import: only when asked
 
     if ref is None:
         return IPRoute()
-    sock = socket_in(ref, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    sock = socket_in(ref, _socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE)
     return IPRoute(fileno=sock.detach())
 
 
-def async_iproute_in(ref: str | None) -> "AsyncIPRoute":
+def async_iproute_in(ref: str | None) -> AsyncIPRoute:
     """An `AsyncIPRoute` bound to `ref`; call `await ipr.setup_endpoint()` on the loop first."""
     from pyroute2 import AsyncIPRoute  # noqa: PLC0415 - as above
 
     if ref is None:
         return AsyncIPRoute()
-    sock = socket_in(ref, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    sock = socket_in(ref, _socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE)
     return AsyncIPRoute(fileno=sock.detach())
 
 

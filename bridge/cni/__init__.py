@@ -3,28 +3,38 @@
 Driven like every CNI plugin: CNI_* environment, network configuration on stdin, the result on
 stdout, exit 0; a failure prints the CNI error object on stdout (as the reference skel does)
 and exits 1. pyroute2 is imported only by the verbs that touch the kernel.
+
+Every call is a new process, so imports are start-up time: the verbs and the driver are imported
+only when the command needs them (VERSION needs none of it), see README.md "CNI start-up".
 """
 
-import json
+from __future__ import annotations
+
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any
 
-from bridge.cni import commands
-from bridge.cni.conf import parse_call
+from bridge import jsonc
+from bridge.cni import conf
 from bridge.cni.errors import INTERNAL, IO_FAILURE, CniError
 from bridge.errors import BridgeError
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:  # collections.abc too: importing it imports all of collections
+    from collections.abc import Mapping
+    from typing import Any
 
 
 def run(env: Mapping[str, str], stdin: bytes) -> tuple[int, dict[str, Any] | None]:
     """One invocation: (exit status, JSON object to print or None)."""
     version = "1.1.0"
     try:
-        call = parse_call(env, stdin)
+        call = conf.parse_call(env, stdin)
         version = call.version
+        if call.command == "VERSION":
+            return 0, conf.version(call)
+        from bridge.cni import commands  # noqa: PLC0415 - the driver: only for these verbs
+
         verbs = {
-            "VERSION": commands.version,
             "ADD": commands.add,
             "DEL": commands.delete,
             "CHECK": commands.check,
@@ -47,7 +57,7 @@ def main() -> int:
     stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     code, out = run(os.environ, stdin)
     if out is not None:
-        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.write(jsonc.dumps(out) + "\n")
         sys.stdout.flush()
     return code
 

@@ -1,9 +1,10 @@
 """The six CNI verbs over a `Driver`; each returns the JSON object to print (or None)."""
 
-import ipaddress
-from typing import Any
+from __future__ import annotations
 
-from bridge.cni.conf import SUPPORTED, CniCall, leases_dir, network_of, request_of, state_root
+import ipaddress
+
+from bridge.cni.conf import CniCall, leases_dir, network_of, request_of, state_root
 from bridge.cni.errors import NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
 from bridge.config import NetworkConfig
 from bridge.driver import Driver
@@ -11,15 +12,15 @@ from bridge.errors import EndpointNotFoundError
 from bridge.ipam import Pool
 from bridge.state import EndpointRecord
 
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def driver_for(raw: dict[str, Any]) -> Driver:
     return Driver(
         state_root(raw), table=str(raw.get("nftTable") or "pybridge"), leases=leases_dir(raw)
     )
-
-
-def version(call: CniCall) -> dict[str, Any]:
-    return {"cniVersion": call.version, "supportedVersions": list(SUPPORTED)}
 
 
 def _mac(driver: Driver, name: str) -> str:

@@ -7,13 +7,11 @@ gateway}]] (a second range set may be IPv6), or the old subnet/rangeStart/rangeE
 routes, dataDir. Our own keys: dataDir (state root), nftTable, isolation, icc, vethPrefix.
 """
 
-import json
-import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from __future__ import annotations
 
+import os
+
+from bridge import jsonc
 from bridge.cni.errors import (
     DECODE_FAILURE,
     INCOMPATIBLE_VERSION,
@@ -22,14 +20,16 @@ from bridge.cni.errors import (
     UNSUPPORTED_FIELD,
     CniError,
 )
-from bridge.config import (
-    NetworkConfig,
-    PortMapping,
-    endpoint_request,
-    network_config,
-    port_mapping,
-)
 from bridge.errors import ConfigError
+from bridge.patterns import is_name
+from bridge.record import Record
+
+TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
+if TYPE_CHECKING:  # collections.abc too: importing it imports all of collections
+    from collections.abc import Mapping
+    from typing import Any
+
+    from bridge.config import NetworkConfig, PortMapping
 
 SUPPORTED = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
@@ -41,22 +41,51 @@ REQUIRED = {
     "VERSION": (),
     "STATUS": (),
 }
-CONTAINER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 DEFAULT_ROOT = "/var/lib/cni/pybridge"
 UNSUPPORTED_KEYS = ("vlan", "vlanTrunk", "macspoofchk", "ipMasqBackend", "portIsolation")
 
 
-@dataclass(frozen=True, slots=True)
-class CniCall:
+class CniCall(Record):
     """One invocation: the command, its environment and the parsed network configuration."""
 
+    # Declaration order, not sorted: it is the order of repr, == and the constructor.
+    __slots__ = (  # noqa: RUF023
+        "command",
+        "version",
+        "raw",
+        "container_id",
+        "netns",
+        "ifname",
+        "args",
+    )
     command: str
     version: str
     raw: dict[str, Any]
-    container_id: str = ""
-    netns: str = ""
-    ifname: str = ""
-    args: tuple[tuple[str, str], ...] = ()
+    container_id: str
+    netns: str
+    ifname: str
+    args: tuple[tuple[str, str], ...]
+
+    # Positional, as the dataclass this class replaces accepted.
+    def __init__(  # noqa: PLR0917
+        self,
+        command: str,
+        version: str,
+        raw: dict[str, Any],
+        container_id: str = "",
+        netns: str = "",
+        ifname: str = "",
+        args: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self._init(
+            command=command,
+            version=version,
+            raw=raw,
+            container_id=container_id,
+            netns=netns,
+            ifname=ifname,
+            args=args,
+        )
 
 
 def parse_env(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
@@ -69,7 +98,7 @@ def parse_env(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     if missing:
         raise CniError(INVALID_ENV, f"required env variables [{','.join(missing)}] missing")
     cid = env.get("CNI_CONTAINERID", "")
-    if cid and not CONTAINER_ID.match(cid):
+    if cid and not is_name(cid):
         raise CniError(INVALID_ENV, f"invalid CNI_CONTAINERID {cid!r}")
     return command, dict(env)
 
@@ -91,7 +120,7 @@ def parse_call(env: Mapping[str, str], stdin: bytes) -> CniCall:
     raw: dict[str, Any] = {}
     if stdin.strip() or command not in ("VERSION", "STATUS"):
         try:
-            raw = json.loads(stdin or b"")
+            raw = jsonc.loads(stdin or b"")
         except ValueError as exc:
             raise CniError(DECODE_FAILURE, f"decode network configuration: {exc}") from None
         if not isinstance(raw, dict):
@@ -114,6 +143,11 @@ def parse_call(env: Mapping[str, str], stdin: bytes) -> CniCall:
     )
 
 
+def version(call: CniCall) -> dict[str, Any]:
+    """The VERSION answer (here, not in commands.py: it must not import the driver)."""
+    return {"cniVersion": call.version, "supportedVersions": list(SUPPORTED)}
+
+
 def _ranges(ipam: dict[str, Any]) -> list[dict[str, Any]]:
     """The first range of each range set (we allocate one address per family)."""
     if "ranges" in ipam:
@@ -128,6 +162,9 @@ def _ranges(ipam: dict[str, Any]) -> list[dict[str, Any]]:
 
 def network_of(raw: dict[str, Any]) -> NetworkConfig:
     """The NetworkConfig a CNI configuration describes (ConfigError -> code 7)."""
+    # bridge.config (ipaddress...) is imported by the verbs that need it, not by VERSION.
+    from bridge.config import network_config  # noqa: PLC0415
+
     for key in UNSUPPORTED_KEYS:
         if raw.get(key):
             raise CniError(UNSUPPORTED_FIELD, f"unsupported field {key!r}")
@@ -172,6 +209,8 @@ def network_of(raw: dict[str, Any]) -> NetworkConfig:
 
 
 def ports_of(raw: dict[str, Any]) -> list[PortMapping]:
+    from bridge.config import port_mapping  # noqa: PLC0415 - as in network_of
+
     mappings = (raw.get("runtimeConfig") or {}).get("portMappings") or []
     try:
         return [
@@ -186,6 +225,8 @@ def ports_of(raw: dict[str, Any]) -> list[PortMapping]:
 
 def request_of(call: CniCall) -> Any:
     """The EndpointRequest of an ADD: CNI_ARGS IP=/MAC=, args.cni.ips/mac, runtimeConfig."""
+    from bridge.config import endpoint_request  # noqa: PLC0415 - as in network_of
+
     args = dict(call.args)
     rc = call.raw.get("runtimeConfig") or {}
     cni_args = (call.raw.get("args") or {}).get("cni") or {}

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bridge import Driver, endpoint_request, network_config, port_mapping
+import netns
+from bridge import Driver, endpoint_request, network_config, nftgen, port_mapping
 from bridge.errors import FirewallError
+from bridge.networks import ensure_network
 from bridge.nftclient import LibNft
 from tests.support.net import Server, World, request, sh, uid, world_fixture
 
@@ -138,3 +140,36 @@ def test_concat_data_map_is_refused_before_it_crashes(world: World) -> None:
     with pytest.raises(FirewallError, match="concatenated"):
         client.run(batch)  # refused in Python: this test process is still alive
     assert "pytcrash" not in sh("nft", "list", "tables", ns=world.host)
+
+
+def generation(world: World) -> int | None:
+    gen = nftgen.Generation(netns.netlink_in(world.host, nftgen.NETLINK_NETFILTER))
+    try:
+        return gen.read()
+    finally:
+        gen.close()
+
+
+def test_ensure_skips_only_a_provably_unchanged_ruleset(world: World, driver: Driver) -> None:
+    """ensure_network(quick) re-applies our chains unless no transaction happened since it last
+    applied the same batch (nftgen.py); any other commit, a flush above all, re-applies."""
+    cfg = driver.network("n1")
+    table = driver.host.render.name
+    driver.ensure_network(cfg)  # applies and stamps
+    listing = sh("nft", "list", "ruleset", ns=world.host)
+    before = generation(world)
+    assert before is not None
+    ensure_network(driver.host, cfg, quick=True)
+    assert generation(world) == before  # skipped: nothing committed
+    sh("nft", "flush", "ruleset", ns=world.host)  # inside the test's own namespace
+    ensure_network(driver.host, cfg, quick=True)
+    assert sh("nft", "list", "ruleset", ns=world.host) == listing  # healed
+    healed = generation(world)
+    sh("nft", "add", "table", "inet", "pytother", ns=world.host)  # someone else's commit
+    ensure_network(driver.host, cfg, quick=True)
+    assert healed is not None and generation(world) == healed + 2  # theirs, then ours again
+    assert rule_count(world, table) > 0
+    sh("nft", "delete", "table", "inet", "pytother", ns=world.host)
+    now = generation(world)
+    stamp = (driver.host.state.root / "nft.gen").read_text().split()
+    assert now is not None and len(stamp) == 4 and stamp[2] == str(now - 1)  # before the delete

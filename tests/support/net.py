@@ -164,14 +164,16 @@ class Snapshot:
             for v in o.values():
                 if isinstance(v, dict):
                     v.pop("handle", None)
+        # Only this test's namespaces (<prefix>h is the World's host): other suites running on
+        # the same machine create and remove their own meanwhile.
+        prefix = host[:-1]
         mounts = sum(
             1
             for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if "/run/netns" in line
+            if f"/run/netns/{prefix}" in line
         )
-        return cls(
-            links, frozenset(netns.list_names()), json.dumps(objs, sort_keys=True), files, mounts
-        )
+        names = frozenset(n for n in netns.list_names() if n.startswith(prefix))
+        return cls(links, names, json.dumps(objs, sort_keys=True), files, mounts)
 
     def diff(self, other: "Snapshot") -> list[str]:
         out = []

@@ -1,5 +1,7 @@
 """Config validation: every bad input raises ConfigError naming the problem."""
 
+import random
+import re
 from ipaddress import IPv4Address
 
 import pytest
@@ -14,6 +16,7 @@ from bridge.config import (
     port_mapping,
 )
 from bridge.errors import ConfigError
+from bridge.patterns import is_mac, is_name
 
 
 def test_defaults_follow_docker() -> None:
@@ -105,3 +108,31 @@ def test_bad_endpoint_requests(kwargs: dict[str, str], message: str) -> None:
     cid, ns = args.pop("container_id"), args.pop("netns")
     with pytest.raises(ConfigError, match=message):
         endpoint_request(cid, ns, **args)  # type: ignore[arg-type]
+
+
+def test_patterns_answer_as_the_regexes_did() -> None:
+    """bridge.patterns replaces two regexes (start-up time): same answers, final newline
+    included (`$` accepts one)."""
+    name = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    mac = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+    rnd = random.Random(3)
+    alphabet = "aZ09_.-:/ \n\tf\u00e9"
+    samples = [
+        "",
+        "\n",
+        "a\n",
+        "a\n\n",
+        "-a",
+        "a-b.c_d",
+        "02:42:ac:11:00:02",
+        "02:42:ac:11:00:02\n",
+    ]
+    samples += ["02:42:AC:11:00:02", "02:42:ac:11:00:0", "0242:ac:11:00:02:", "\u0661"]
+    samples += [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 6))) for _ in range(3000)
+    ]
+    hexes = "0123456789abcdefA:\n"
+    samples += ["".join(rnd.choice(hexes) for _ in range(rnd.randint(16, 18))) for _ in range(3000)]
+    for value in samples:
+        assert is_name(value) == bool(name.match(value)), repr(value)
+        assert is_mac(value) == bool(mac.match(value)), repr(value)

@@ -1,6 +1,9 @@
 """CNI parsing and error objects, without root: nothing here reaches the kernel."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +12,7 @@ from bridge.cni import run
 from bridge.cni.conf import network_of, parse_args, parse_call, ports_of, request_of
 from bridge.cni.errors import CniError
 
+REPO = str(Path(__file__).resolve().parents[2])
 CONF: dict[str, Any] = {
     "cniVersion": "1.0.0",
     "name": "mynet",
@@ -127,3 +131,36 @@ def test_run_answers_in_the_protocol() -> None:
         "code": 7,
         "msg": "invalid MTU 5: outside 68..65535",
     }
+
+
+HEAVY: tuple[str, ...] = ("typing", "re", "json", "dataclasses", "inspect", "pathlib")
+HEAVY += (
+    "socket",
+    "hashlib",
+    "threading",
+    "ctypes",
+    "secrets",
+    "nftables",
+    "pyroute2",
+    "collections",
+)
+
+
+def imported_by(module: str) -> list[str]:
+    """The heavy modules a fresh interpreter has loaded after importing `module` (-S -E:
+    without site, whose own imports vary with the installation)."""
+    code = (
+        f"import sys; sys.path[:0] = [{REPO!r}]; import {module}; "
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-E", "-c", code], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_the_plugin_imports_little() -> None:
+    """`pybridge` is exec'd on every CNI call: VERSION loads none of the heavy modules, and the
+    verbs only what they need (collections, through ipaddress's functools)."""
+    assert imported_by("bridge.cni") == []
+    assert imported_by("bridge.cni.commands") == ["collections"]
