@@ -3,15 +3,17 @@
 Flags follow `docker` (moby cli/command/container); usage errors exit 125 like Docker's.
 """
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
 from engine.cli.attach import attach_until_exit
-from engine.cli.context import open_engine
+from engine.cli.context import config, open_engine
 from engine.containers.errors import NoSuchContainerError
+from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.units import parse_signal
 from engine.errors import EngineError
@@ -108,11 +110,30 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
     )
 
 
+@contextlib.contextmanager
+def _as_daemon_error() -> Iterator[None]:
+    """`docker create`/`run` exit 125 on any failure of the daemon (a name conflict included);
+    126 and 127 stay the command's."""
+    try:
+        yield
+    except EngineError as exc:
+        if exc.exit_code not in (126, 127):
+            exc.exit_code = 125
+        raise
+
+
+def _create(values: dict[str, Any], detach: bool = True) -> ContainerRecord:
+    """Check what Docker checks at create (the runtime name), then create."""
+    with _as_daemon_error():
+        config().runtime(values["runtime"])
+        return open_engine().create(_flags(values, detach))
+
+
 @click.command("create", context_settings=COMMAND_LINE)
 @_run_options
 def create(**values: Any) -> None:
     """Create a new container."""
-    click.echo(open_engine().create(_flags(values)).id)
+    click.echo(_create(values).id)
 
 
 @click.command("run", context_settings=COMMAND_LINE)
@@ -123,7 +144,7 @@ def create(**values: Any) -> None:
 def run(detach: bool, **values: Any) -> None:
     """Create and run a new container from an image."""
     engine = open_engine()
-    record = engine.create(_flags(values, detach))
+    record = _create(values, detach)
     size = None
     if values["tty"] and os.isatty(0):
         terminal = os.get_terminal_size(0)
@@ -138,6 +159,11 @@ def run(detach: bool, **values: Any) -> None:
         click.echo(record.id)
         return
     code = attach_until_exit(engine, record, stdin=values["interactive"])
+    if record.host.auto_remove:
+        # docker run --rm returns once the container is gone (the CLI waits for "removed"):
+        # remove it here unless the exit command got there first.
+        with contextlib.suppress(NoSuchContainerError):
+            engine.remove(record.id, force=True)
     raise click.exceptions.Exit(code)
 
 

@@ -54,6 +54,10 @@ class Attachment:
 class Networks(Protocol):
     """Network namespaces, endpoints and published ports."""
 
+    def exists(self, network: str) -> bool:
+        """Whether containers can be connected to this network (the default one always can)."""
+        ...
+
     def connect(self, network: str, container_id: str, name: str) -> Attachment:
         """Create the container's namespace and endpoint on the network (idempotent)."""
         ...

@@ -89,6 +89,9 @@ class LifecycleBase:
         """A container in state `created`: a record and nothing else yet (as Docker)."""
         image = self.images.resolve(flags.image)
         request = build_request(flags, image.defaults, image_id=image.id)
+        network = request.host.network
+        if network not in ("none", "host") and not self.networks.exists(network):
+            raise EngineError(f"network {network} not found")
         with self.store.locked():
             taken = {r.name for r in self.store.all()}
             name = request.name
@@ -120,6 +123,9 @@ class LifecycleBase:
                 raise ConflictError(
                     f"container {record.id} is marked for removal and cannot be started"
                 )
+            # A manual start resets the restart manager and RestartCount (moby daemon/start.go).
+            resources = {k: v for k, v in record.resources.items() if k != "restart_delay"}
+            record = dataclasses.replace(record, resources=resources).with_state(restart_count=0)
             return self._start_locked(record, console_size)
 
     def _start_locked(
@@ -154,7 +160,11 @@ class LifecycleBase:
                 # Before the task, as Docker maps ports before it starts the container: the
                 # proxy listens at once and relays as soon as the container does.
                 handle = proxyproc.start(
-                    self.proxy_path, bindings, ip, self.store.container_dir(cid) / "proxy.log"
+                    self.proxy_path,
+                    bindings,
+                    ip,
+                    self.store.container_dir(cid) / "proxy.log",
+                    owner=cid,
                 )
                 resources["proxy"] = handle.text()
                 record = dataclasses.replace(record, resources=resources)
@@ -185,7 +195,10 @@ class LifecycleBase:
                 error="",
                 oom_killed=False,
                 stopped_by_user=False,
-                ports=tuple(bindings),
+                # As Docker lists them: a wildcard port on both families when the host has IPv6.
+                ports=tuple(
+                    proxyproc.with_ipv6_wildcards(bindings) if proxyproc.host_ipv6() else bindings
+                ),
                 ip_address=ip,
             )
             self.store.write(record)
@@ -197,11 +210,20 @@ class LifecycleBase:
         """Undo everything a start set up; each step tolerates absence (DEL is retried).
 
         The root's changes are kept (as Docker keeps a stopped container's layer) unless the
-        container is being removed.
+        container is being removed. Resources on disk count too: the caller's copy may predate
+        them (the undo of a start holds the record it began with).
         """
+        if self.store.container_dir(record.id).exists():
+            with contextlib.suppress(NoSuchContainerError):
+                saved = self.store.reload(record).resources
+                record = dataclasses.replace(record, resources={**saved, **record.resources})
         proxy = record.resources.get("proxy")
         if proxy:
             proxyproc.stop(proxyproc.ProxyHandle.parse(proxy))
+        if "setup" in record.resources:
+            # A start cut short may have spawned a proxy it had no time to record.
+            for handle in proxyproc.find(record.id):
+                proxyproc.stop(handle)
         self.tasks.delete(record.id)
         if record.host.network not in ("none", "host"):
             self.networks.disconnect(record.host.network, record.id)

@@ -58,6 +58,18 @@ class BridgeNetworks:
         if not os.path.exists(f"/sys/class/net/{current.bridge}"):
             ensure_network(driver.host, current)
 
+    def exists(self, network: str) -> bool:
+        if network == DEFAULT_NETWORK:
+            return True
+        try:
+            with self._driver() as driver:
+                driver.network(network)
+        except NetworkNotFoundError:
+            return False
+        except BridgeError as exc:
+            raise NetworkAdapterError(str(exc)) from exc
+        return True
+
     def connect(self, network: str, container_id: str, name: str) -> Attachment:
         try:
             with self._driver() as driver:

@@ -76,7 +76,7 @@ class Engine(LifecycleBase):
             try:
                 self.tasks.kill(record.id, sig or record.config.stop_signal)
                 if record.state.status == "paused":
-                    self.tasks.resume(record.id)
+                    self._thaw(record.id)
             except EngineError:
                 wait = int(SIGNAL_FAILED_WAIT)
             status = self.tasks.wait(record.id, None if wait < 0 else float(wait))
@@ -100,13 +100,22 @@ class Engine(LifecycleBase):
                 self.store.write(record)
             self.tasks.kill(record.id, sig)
             if record.state.status == "paused":
-                self.tasks.resume(record.id)
+                self._thaw(record.id)
             self._event("kill", record)
             if sig == signal.SIGKILL:
                 status = self.tasks.wait(record.id, None)
                 assert status is not None
                 record = self._finish_locked(record, status)
         return record
+
+    def _thaw(self, container_id: str) -> None:
+        """Resume a paused task after a signal. SIGKILL ends a frozen task without a thaw, and
+        a task that has ended cannot be resumed: that is not an error."""
+        try:
+            self.tasks.resume(container_id)
+        except EngineError:
+            if self.tasks.status(container_id).status in LIVE:
+                raise
 
     def pause(self, ref: str) -> ContainerRecord:
         """Freeze a running container."""
@@ -156,7 +165,7 @@ class Engine(LifecycleBase):
                 self.store.write(record)
                 self.tasks.kill(record.id, signal.SIGKILL, all_processes=True)
                 if record.state.status == "paused":
-                    self.tasks.resume(record.id)
+                    self._thaw(record.id)
                 status = self.tasks.wait(record.id, None)
                 assert status is not None
                 record = self._finish_locked(record, status)

@@ -4,6 +4,7 @@ The engine holds no connection between commands: each call finds the shim from i
 disk (socket, pid file, exit record), which is what makes every engine process disposable.
 """
 
+import contextlib
 import os
 import signal as signals
 from collections.abc import Sequence
@@ -164,7 +165,10 @@ class ShimTasks:
             try:
                 client.start(exec_id)
             except EngineError:
-                client.delete(exec_id)
+                # The shim forgets an exec that failed to start: a second error (not found)
+                # would hide the first (127 for a command not found, as docker exec).
+                with contextlib.suppress(TaskNotFoundError):
+                    client.delete(exec_id)
                 raise
             output.copy_until_closed()
         status = client.wait(exec_id)

@@ -81,8 +81,17 @@ def _start_time(pid: int) -> int:
         return int(f.read().rpartition(")")[2].split()[19])
 
 
+# In each proxy's environment: whose proxy it is, so that one whose starter died before it
+# recorded the pid (kill -9 during the readiness wait) is still found (`find`).
+OWNER_ENV = "PYENGINE_PROXY_FOR"
+
+
 def start(
-    executable: str, bindings: list[PortBinding], container_ip: str, log_path: Path
+    executable: str,
+    bindings: list[PortBinding],
+    container_ip: str,
+    log_path: Path,
+    owner: str = "",
 ) -> ProxyHandle:
     """Start the proxy for these bindings and wait for its `0\\n` on fd 3."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
@@ -94,7 +103,7 @@ def start(
         pid = os.posix_spawn(
             executable,
             argv,
-            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"},
+            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"} | {OWNER_ENV: owner},
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, null, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),
@@ -159,6 +168,24 @@ def is_running(handle: ProxyHandle) -> bool:
 def _is_zombie(pid: int) -> bool:
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         return f.read().rpartition(")")[2].split()[0] == "Z"
+
+
+def find(owner: str) -> list[ProxyHandle]:
+    """Live proxies started for `owner` (from their environment)."""
+    marker = f"\0{OWNER_ENV}={owner}\0".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = b"\0" + f.read()
+            handle = ProxyHandle(int(name), _start_time(int(name)))
+        except (OSError, ValueError, IndexError):
+            continue
+        if marker in environ and is_running(handle):
+            found.append(handle)
+    return found
 
 
 def stop(handle: ProxyHandle, timeout: float = 2.0) -> None:

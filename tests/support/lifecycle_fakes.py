@@ -43,6 +43,9 @@ class FakeNetworks:
         self.connected: dict[str, str] = {}
         self.published: dict[str, list[PortBinding]] = {}
 
+    def exists(self, network: str) -> bool:
+        return network in ("bridge", "user")
+
     def connect(self, network: str, container_id: str, name: str) -> Attachment:
         ip = f"10.0.0.{len(self.connected) + 2}"
         self.connected[container_id] = ip

@@ -262,3 +262,10 @@ def test_boot_starts_always_and_unless_stopped_but_not_on_failure(engine: Engine
     assert started == {always, unless}
     assert engine.store.find(failing).state.status == "exited"
     assert engine.store.find(stopped).state.status == "exited"
+
+
+def test_an_unknown_network_is_refused_at_create(engine: Engine) -> None:
+    with pytest.raises(EngineError, match="network nosuch not found"):
+        engine.create(RunFlags(image="busybox", network="nosuch"))
+    assert engine.store.all() == []
+    assert engine.create(RunFlags(image="busybox", network="user")).host.network == "user"
