@@ -63,6 +63,9 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
         click.option(
+            "--log-opt", multiple=True, help="json-file options: max-size=SIZE, max-file=N"
+        ),
+        click.option(
             "--stop-timeout",
             type=int,
             default=None,
@@ -105,6 +108,7 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         memory=values["memory"],
         cpus=values["cpus"],
         pids_limit=values["pids_limit"],
+        log_opts=tuple(values["log_opt"]),
         stop_signal=values["stop_signal"],
         stop_timeout=values["stop_timeout"],
     )

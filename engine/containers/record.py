@@ -45,6 +45,9 @@ class HostConfig:
     memory: int = 0
     nano_cpus: int = 0
     pids_limit: int = 0
+    # json-file rotation (Docker's --log-opt max-size/max-file); -1 = unlimited.
+    log_max_size: int = -1
+    log_max_file: int = 1
 
 
 @dataclass(frozen=True, slots=True)

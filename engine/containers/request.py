@@ -42,6 +42,7 @@ class RunFlags:
     pids_limit: int = 0
     stop_signal: str = ""
     stop_timeout: int | None = None
+    log_opts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,31 @@ def _merge_env(base: Sequence[str], extra: Sequence[str]) -> tuple[str, ...]:
     return tuple(merged.values())
 
 
+def _log_opts(items: Sequence[str]) -> tuple[int, int]:
+    """json-file's `--log-opt max-size=10m --log-opt max-file=3` with Docker's checks."""
+    max_size, max_file = -1, 1
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidOptionError(f"invalid log opt format '{item}'")
+        if key == "max-size":
+            max_size = units.ram_in_bytes(value) if value != "-1" else -1
+            if max_size == 0:
+                raise InvalidOptionError("max-size must be a positive number")
+        elif key == "max-file":
+            try:
+                max_file = int(value)
+            except ValueError:
+                raise InvalidOptionError(f"invalid max-file: {value}") from None
+            if max_file < 1:
+                raise InvalidOptionError("max-file cannot be less than 1")
+        else:
+            raise InvalidOptionError(f"unknown log opt '{key}' for json-file log driver")
+    if max_file > 1 and max_size == -1:
+        raise InvalidOptionError("max-file can only be used with max-size")
+    return max_size, max_file
+
+
 def build_request(
     flags: RunFlags,
     image: ImageDefaults,
@@ -122,6 +148,7 @@ def build_request(
     cmd = flags.command or (image.cmd if flags.entrypoint is None else ())
     if not entrypoint and not cmd:
         raise InvalidOptionError("No command specified")
+    log_max_size, log_max_file = _log_opts(flags.log_opts)
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -151,5 +178,7 @@ def build_request(
         if flags.cpus
         else 0,
         pids_limit=units.pids_limit(flags.pids_limit) if flags.pids_limit else 0,
+        log_max_size=log_max_size,
+        log_max_file=log_max_file,
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

@@ -97,6 +97,8 @@ class TaskSpec:
     # cleanup and restart policy, with no daemon waiting for the exit.
     exit_command: tuple[str, ...] = ()
     console_size: tuple[int, int] | None = None
+    log_max_size: int = -1
+    log_max_file: int = 1
     # Create and start in one step (`runc run --detach`): nothing has to happen in between.
     start: bool = False
 

@@ -177,6 +177,8 @@ class LifecycleBase:
                 stdin=record.config.open_stdin,
                 exit_command=self.exit_command(cid),
                 console_size=console_size if record.config.tty else None,
+                log_max_size=host.log_max_size,
+                log_max_file=host.log_max_file,
                 start=True,
             )
             try:

@@ -67,6 +67,8 @@ class ShimTasks:
             runtime=entry.path,
             runtime_args=entry.args,
             exit_command=spec.exit_command,
+            log_max_size=spec.log_max_size,
+            log_max_file=spec.log_max_file,
         )
         # A terminal is sized between create and start, so it cannot take the one-step path.
         at_once = spec.start and not spec.console_size

@@ -142,3 +142,23 @@ def test_long_line_is_split_and_rejoins(engine: EngineEnv) -> None:
     assert len(parts) >= 3 and all(len(p.encode()) <= 16384 for p in parts)
     assert "".join(parts) == "x" * 40000 + "\n"
     assert engine.ok("logs", "long") == "x" * 40000 + "\n"
+
+
+def test_log_opts_rotate_and_logs_reads_across_rotations(engine: EngineEnv) -> None:
+    script = "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"
+    cid = engine.ok(
+        "run", "-d", "--name", "rot", "--log-opt", "max-size=2k", "--log-opt", "max-file=3",
+        "busybox", "sh", "-c", script,
+    ).strip()  # fmt: skip
+    wait_for(lambda: _exited(engine, "rot"), 20, "rot to exit")
+    folder = engine.root / "containers" / cid
+    logs = sorted(p.name for p in folder.glob(f"{cid}-json.log*"))
+    # At most max-file files: the current one and two rotations, the oldest dropped.
+    assert logs == [f"{cid}-json.log", f"{cid}-json.log.1", f"{cid}-json.log.2"]
+    assert all(p.stat().st_size <= 2048 + 200 for p in folder.glob(f"{cid}-json.log*"))
+    shown = engine.ok("logs", "rot").splitlines()
+    assert shown[-1] == "line-299"
+    assert shown == [f"line-{i}" for i in range(300 - len(shown), 300)]  # in order, no gaps
+    assert len(shown) < 300  # the oldest entries went with the dropped file
+    bad = engine("run", "--rm", "--log-opt", "max-file=2", "busybox", "true")
+    assert bad.returncode == 125 and "max-file can only be used with max-size" in bad.stderr

@@ -95,3 +95,17 @@ def test_no_command_at_all_is_refused() -> None:
 def test_no_ports_on_host_or_none_networks() -> None:
     req = build_request(RunFlags(image="x", network="host", publish=("80:80",)), HTTPD)
     assert req.host.ports == ()
+
+
+def test_log_options_follow_json_file() -> None:
+    req = build_request(RunFlags(image="x", log_opts=("max-size=1k", "max-file=3")), HTTPD)
+    assert (req.host.log_max_size, req.host.log_max_file) == (1024, 3)
+    for opts, message in [
+        (("max-file=3",), "max-file can only be used with max-size"),
+        (("max-size=0",), "max-size must be a positive number"),
+        (("max-file=0", "max-size=1m"), "max-file cannot be less than 1"),
+        (("compress",), "invalid log opt format 'compress'"),
+        (("labels=a",), "unknown log opt 'labels'"),
+    ]:
+        with pytest.raises(InvalidOptionError, match=message):
+            build_request(RunFlags(image="x", log_opts=opts), HTTPD)
