@@ -3,6 +3,7 @@ states, stop/kill and their signals, pause, rm, restart, wait, exec, inspect, to
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,19 @@ def test_init_forwards_signals_and_reaps(engine: EngineEnv) -> None:
 
     wait_for(lambda: zombies("no-init"), 10, "the orphan to exit (a zombie without --init)")
     wait_for(lambda: not zombies("reaper"), 10, "the orphan to be reaped by the init")
+
+
+def test_events_and_stats_commands(engine: EngineEnv) -> None:
+    since = f"{time.time() - 1:.3f}"
+    engine.ok("run", "-d", "--name", "ev", "busybox", "sleep", "1000")
+    stats = engine.ok("stats", "--no-stream", "ev").splitlines()
+    assert stats[0].split()[:3] == ["CONTAINER", "ID", "NAME"]
+    row = stats[1].split()
+    assert row[1] == "ev" and row[2].endswith("%") and row[-1] == "1"  # one process: sleep
+    engine.ok("stop", "-t", "1", "ev")
+    engine.ok("rm", "ev")
+    until = f"{time.time() + 1:.3f}"
+    lines = engine.ok("events", "--since", since, "--until", until).splitlines()
+    actions = [line.split()[2] for line in lines if " container " in line and "name=ev" in line]
+    assert actions == ["create", "start", "die", "stop", "destroy"]
+    assert "exitCode=137" in next(line for line in lines if " die " in line)
