@@ -44,12 +44,14 @@ def raise_nofile_limit() -> None:
 
 
 def open_listeners(config: ProxyConfig) -> list[_socket.socket]:
-    """Bind every mapping (the first from fd 4 with -use-listen-fd); all or nothing."""
+    """Bind every mapping, all or nothing. With -use-listen-fd the first is adopted from fd 4
+    (dockerd's contract) and the others from where a shared-mode stand-in keeps them
+    (`handoff.listener_fd`), when it passed them on."""
     listeners: list[_socket.socket] = []
     try:
         for i, mapping in enumerate(config.mappings):
-            if i == 0 and config.use_listen_fd:
-                listeners.append(adopt_listener(mapping))
+            if config.use_listen_fd and (i == 0 or handoff.is_socket(handoff.listener_fd(i))):
+                listeners.append(adopt_listener(mapping, handoff.listener_fd(i)))
             else:
                 listeners.append(open_listener(mapping))
     except BaseException:
@@ -60,9 +62,7 @@ def open_listeners(config: ProxyConfig) -> list[_socket.socket]:
 
 
 def wants_hub(config: ProxyConfig, pipe: ReadyPipe) -> bool:
-    """Shared mode applies to the one-port-per-process invocations dockerd makes."""
-    if len(config.mappings) != 1:
-        return False
+    """Shared mode: asked for, or implied by a readiness pipe (dockerd, our engine)."""
     return config.mode == "shared" or (config.mode == "auto" and pipe.fd is not None)
 
 
@@ -120,11 +120,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     _signal.signal(_signal.SIGUSR1, _signal.SIG_IGN)  # Go ignores it; Python would die
     if wants_hub(config, pipe):
         try:
-            hub = handoff.register(config, config.mappings[0], listeners[0])
+            hub = handoff.register(config, listeners)
         except handoff.HandoffError as e:
             _say(f"shared mode unavailable, serving standalone: {e}")
         else:
-            handoff.become_waiter(hub, listeners[0], pipe.hand_over(), list(args))
+            handoff.become_waiter(hub, listeners, pipe.hand_over(), list(args))
     pipe.ready()
 
     from proxy.serve import serve  # noqa: PLC0415 - deliberately after readiness (see above)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import _socket
 import fcntl
 import os
+import stat
 import sys
 import zlib
 
@@ -27,10 +28,25 @@ from proxy.errors import ProxyError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from proxy.config import Mapping, ProxyConfig
+    from proxy.config import ProxyConfig
 
 REPLY_TIMEOUT = 5.0
 READY_FD, LISTENER_FD, HUB_FD = 3, 4, 5
+# With several mappings (-map), listener i > 0 waits on fd HUB_FD + i: the shell's own
+# redirections only reach single-digit fds, so the hub's stays at 5 and the rest sit above it.
+
+
+def listener_fd(index: int) -> int:
+    """Where the stand-in keeps mapping `index`'s listener (and a fallback adopts it from)."""
+    return LISTENER_FD if index == 0 else HUB_FD + index
+
+
+def is_socket(fd: int) -> bool:
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
 
 # The shell runs as `$0 -c SCRIPT $0 ARGS...` with the invocation's own $0 and arguments, so
 # `ps` shows what dockerd started. The shell, not Python, reports readiness, once its trap is
@@ -88,8 +104,12 @@ def start_hub(loop: str) -> None:
     os.waitpid(pid, 0)
 
 
-def register(config: ProxyConfig, mapping: Mapping, listener: _socket.socket) -> _socket.socket:
-    """Give `listener` to the hub, starting one if needed; return the connection to keep."""
+def register(config: ProxyConfig, listeners: list[_socket.socket]) -> _socket.socket:
+    """Give every listener to the hub, starting one if needed; return the connection to keep.
+
+    One `register` message per mapping, each with its socket, answered `ok` once served; the
+    hub drops all of them when the connection ends or says `stop`.
+    """
     address = hub_address(config.loop)
     hub = connect(address)
     if hub is None:
@@ -98,25 +118,22 @@ def register(config: ProxyConfig, mapping: Mapping, listener: _socket.socket) ->
         if hub is None:
             raise HandoffError("no hub is listening")
     try:
-        message = ("register " + " ".join(config.args_for(mapping)) + "\n").encode()
         hub.settimeout(REPLY_TIMEOUT)
-        hub.sendmsg(
-            [message],
-            [
-                (
-                    _socket.SOL_SOCKET,
-                    _socket.SCM_RIGHTS,
-                    listener.fileno().to_bytes(4, sys.byteorder),
+        for mapping, listener in zip(config.mappings, listeners, strict=True):
+            message = ("register " + " ".join(config.args_for(mapping)) + "\n").encode()
+            fd = listener.fileno().to_bytes(4, sys.byteorder)
+            hub.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd)])
+            reply = hub.recv(4096)
+            if reply != b"ok\n":
+                raise HandoffError(
+                    f"hub refused the mapping: {reply.decode(errors='replace').strip()}"
                 )
-            ],
-        )
-        reply = hub.recv(4096)
     except OSError as e:
         hub.close()
         raise HandoffError(f"hub: {e}") from None
-    if reply != b"ok\n":
-        hub.close()
-        raise HandoffError(f"hub refused the mapping: {reply.decode(errors='replace').strip()}")
+    except HandoffError:
+        hub.close()  # the hub drops what it took so far with the connection
+        raise
     return hub
 
 
@@ -125,15 +142,20 @@ def _quote(word: str) -> str:
 
 
 def become_waiter(
-    hub: _socket.socket, listener: _socket.socket, ready_fd: int | None, args: list[str]
+    hub: _socket.socket,
+    listeners: list[_socket.socket],
+    ready_fd: int | None,
+    args: list[str],
 ) -> None:
-    """Exec the stand-in shell: readiness pipe on fd 3, listener on 4, hub connection on 5."""
+    """Exec the stand-in shell: readiness pipe on fd 3, listeners on 4 and 6.., hub on 5."""
     hub.setblocking(True)  # the timeout set O_NONBLOCK, and the shell's `read` needs blocking
-    # Stage everything above the targets first, so placing one cannot clobber another.
-    sources = [(listener.fileno(), LISTENER_FD), (hub.fileno(), HUB_FD)]
+    sources = [(hub.fileno(), HUB_FD)]
+    sources += [(sock.fileno(), listener_fd(i)) for i, sock in enumerate(listeners)]
     if ready_fd is not None:
         sources.append((ready_fd, READY_FD))
-    staged = [(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10), target) for fd, target in sources]
+    # Stage everything above the targets first, so placing one cannot clobber another.
+    floor = max(target for _, target in sources) + 1
+    staged = [(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor), target) for fd, target in sources]
     for fd, target in staged:
         os.dup2(fd, target)  # dup2 clears close-on-exec on the target
         os.close(fd)

@@ -1,10 +1,11 @@
 """Shared mode, the hub's side: one process serving the ports that invocations hand to it.
 
-Each invocation keeps one unix connection to the hub (see proxy.handoff). Its first message
-brings the listener (SCM_RIGHTS) and the mapping as pyproxy flags; the hub answers `ok` once it
-serves the port. `stop` closes the port and its connections before the answer, so dockerd can
-bind it again as soon as the stand-in exits; EOF on the connection (the stand-in was killed)
-closes it as well. The hub leaves after `LINGER` seconds without ports.
+Each invocation keeps one unix connection to the hub (see proxy.handoff). Each `register`
+message brings one listener (SCM_RIGHTS) and its mapping as pyproxy flags (an invocation with
+several -map flags sends one per mapping); the hub answers `ok` once it serves the port.
+`stop` closes the ports and their connections before the answer, so dockerd can bind them
+again as soon as the stand-in exits; EOF on the connection (the stand-in was killed) closes
+them as well. The hub leaves after `LINGER` seconds without ports.
 """
 
 import _socket
@@ -30,14 +31,14 @@ _UCRED = struct.Struct("3i")
 
 
 class Client:
-    """One invocation's connection and the port it handed over."""
+    """One invocation's connection and the ports it handed over (one per mapping)."""
 
-    __slots__ = ("buffer", "conn", "proxy")
+    __slots__ = ("buffer", "conn", "proxies")
 
     def __init__(self, conn: socket.socket) -> None:
         self.conn = conn
         self.buffer = b""
-        self.proxy: Proxy | None = None
+        self.proxies: list[Proxy] = []
 
 
 class Hub:
@@ -125,7 +126,7 @@ class Hub:
         if verb == "stop":
             self._stop_serving(client)
             return "ok\n"
-        if verb != "register" or client.proxy is not None or len(fds) != 1:
+        if verb != "register" or len(fds) != 1:
             _close_fds(fds)
             return f"error unexpected message {verb!r} with {len(fds)} descriptors\n"
         try:
@@ -141,13 +142,12 @@ class Hub:
         except (ProxyError, OSError, IndexError) as e:
             return f"error {e}\n"
         proxy.start()
-        client.proxy = proxy
+        client.proxies.append(proxy)
         return "ok\n"
 
     def _stop_serving(self, client: Client) -> None:
-        if client.proxy is not None:
-            client.proxy.close()
-            client.proxy = None
+        while client.proxies:
+            client.proxies.pop().close()
 
     def _release(self, client: Client) -> None:
         if self.clients.pop(client.conn.fileno(), None) is None:

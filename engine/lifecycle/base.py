@@ -165,6 +165,7 @@ class LifecycleBase:
                     ip,
                     self.store.container_dir(cid) / "proxy.log",
                     owner=cid,
+                    hub_group=f"pyengine:{self.root}",
                 )
                 resources["proxy"] = handle.text()
                 record = dataclasses.replace(record, resources=resources)

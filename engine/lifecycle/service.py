@@ -81,7 +81,7 @@ class Engine(LifecycleBase):
                 wait = int(SIGNAL_FAILED_WAIT)
             status = self.tasks.wait(record.id, None if wait < 0 else float(wait))
             if status is None:
-                self.tasks.kill(record.id, signal.SIGKILL, all_processes=True)
+                self._kill_if_live(record.id)
                 status = self.tasks.wait(record.id, None)
             assert status is not None
             record = self._finish_locked(record, status)
@@ -107,6 +107,15 @@ class Engine(LifecycleBase):
                 assert status is not None
                 record = self._finish_locked(record, status)
         return record
+
+    def _kill_if_live(self, container_id: str) -> None:
+        """SIGKILL every process of the task; one that has just ended on its own is fine
+        (runc says "process already finished")."""
+        try:
+            self.tasks.kill(container_id, signal.SIGKILL, all_processes=True)
+        except EngineError:
+            if self.tasks.status(container_id).status in LIVE:
+                raise
 
     def _thaw(self, container_id: str) -> None:
         """Resume a paused task after a signal. SIGKILL ends a frozen task without a thaw, and
@@ -163,7 +172,7 @@ class Engine(LifecycleBase):
             if record.state.status in LIVE:
                 record = record.with_state(stopped_by_user=True)
                 self.store.write(record)
-                self.tasks.kill(record.id, signal.SIGKILL, all_processes=True)
+                self._kill_if_live(record.id)
                 if record.state.status == "paused":
                     self._thaw(record.id)
                 status = self.tasks.wait(record.id, None)

@@ -91,19 +91,25 @@ def start(
     bindings: list[PortBinding],
     container_ip: str,
     log_path: Path,
+    *,
     owner: str = "",
+    hub_group: str = "pyengine",
 ) -> ProxyHandle:
     """Start the proxy for these bindings and wait for its `0\\n` on fd 3."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     served = with_ipv6_wildcards(bindings) if host_ipv6() else bindings
-    argv = [executable, "-mode", "standalone", *map_args(served, container_ip)]
+    # Shared mode: the ports go to one pyproxy hub per engine and this process becomes a
+    # small /bin/sh stand-in holding the listeners; if the hub dies, the stand-in serves them
+    # itself. Per container that is a shell's memory, not an interpreter's.
+    argv = [executable, "-mode", "shared", *map_args(served, container_ip)]
     try:
         pid = os.posix_spawn(
             executable,
             argv,
-            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"} | {OWNER_ENV: owner},
+            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"}
+            | {OWNER_ENV: owner, "PYPROXY_HUB": hub_group},
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, null, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),
@@ -173,6 +179,7 @@ def _is_zombie(pid: int) -> bool:
 def find(owner: str) -> list[ProxyHandle]:
     """Live proxies started for `owner` (from their environment)."""
     marker = f"\0{OWNER_ENV}={owner}\0".encode()
+    hub_flag = b"\0-hub\0"
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -180,6 +187,9 @@ def find(owner: str) -> list[ProxyHandle]:
         try:
             with open(f"/proc/{name}/environ", "rb") as f:
                 environ = b"\0" + f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                if hub_flag in b"\0" + f.read():
+                    continue  # the shared hub inherited the marker of the port that started it
             handle = ProxyHandle(int(name), _start_time(int(name)))
         except (OSError, ValueError, IndexError):
             continue

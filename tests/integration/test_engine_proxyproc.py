@@ -3,6 +3,8 @@
 import os
 import socket
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +14,19 @@ from engine.ports import proxyproc
 from engine.ports.errors import PortInUseError
 from tests.conftest import free_port
 from tests.support.echo import TCPEcho, UDPEcho
+from tests.support.proxyproc import hub_pids, kill_hubs
 
 
 def pyproxy() -> str:
     return str(Path(sys.executable).with_name("pyproxy"))
+
+
+@pytest.fixture(autouse=True)
+def hub_group() -> Iterator[str]:
+    """The pyproxy hub these tests' proxies share, killed at the end."""
+    name = f"test-engine-{uuid.uuid4().hex[:8]}"
+    yield name
+    kill_hubs(name)
 
 
 def roundtrip_tcp(port: int, payload: bytes) -> bytes:
@@ -28,16 +39,21 @@ def roundtrip_tcp(port: int, payload: bytes) -> bytes:
         return data
 
 
-def test_one_process_serves_every_binding_and_stops_by_handle(tmp_path: Path) -> None:
+def test_one_process_serves_every_binding_and_stops_by_handle(
+    tmp_path: Path, hub_group: str
+) -> None:
     tcp, udp = TCPEcho(), UDPEcho()
     a, b = free_port(), free_port(socket.SOCK_DGRAM)
     bindings = [
         PortBinding(tcp.port, "tcp", "127.0.0.1", a),
         PortBinding(udp.port, "udp", "127.0.0.1", b),
     ]
-    handle = proxyproc.start(pyproxy(), bindings, "127.0.0.1", tmp_path / "proxy.log")
+    handle = proxyproc.start(
+        pyproxy(), bindings, "127.0.0.1", tmp_path / "proxy.log", hub_group=hub_group
+    )
     try:
         assert proxyproc.is_running(handle)
+        assert len(hub_pids(hub_group)) == 1  # the ports are served by the shared hub
         # A session of its own: it outlives the engine command and its terminal.
         assert os.getsid(handle.pid) == handle.pid
         assert roundtrip_tcp(a, b"hello") == b"hello"
@@ -56,7 +72,7 @@ def test_one_process_serves_every_binding_and_stops_by_handle(tmp_path: Path) ->
         s.bind(("127.0.0.1", a))  # the port is free again
 
 
-def test_a_taken_port_is_reported_and_no_process_is_left(tmp_path: Path) -> None:
+def test_a_taken_port_is_reported_and_no_process_is_left(tmp_path: Path, hub_group: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -65,7 +81,7 @@ def test_a_taken_port_is_reported_and_no_process_is_left(tmp_path: Path) -> None
         with pytest.raises(PortInUseError, match="address already in use"):
             proxyproc.start(
                 pyproxy(), [PortBinding(80, "tcp", "127.0.0.1", port)], "127.0.0.1",
-                tmp_path / "proxy.log",
+                tmp_path / "proxy.log", hub_group=hub_group,
             )  # fmt: skip
     started = {p for p in set(os.listdir("/proc")) - before if p.isdigit()}
     leftover = [p for p in started if Path(f"/proc/{p}/cmdline").exists()
@@ -73,12 +89,12 @@ def test_a_taken_port_is_reported_and_no_process_is_left(tmp_path: Path) -> None
     assert leftover == []
 
 
-def test_stop_leaves_a_stranger_with_a_recycled_pid_alone(tmp_path: Path) -> None:
+def test_stop_leaves_a_stranger_with_a_recycled_pid_alone(tmp_path: Path, hub_group: str) -> None:
     tcp = TCPEcho()
     port = free_port()
     handle = proxyproc.start(
         pyproxy(), [PortBinding(tcp.port, "tcp", "127.0.0.1", port)], "127.0.0.1",
-        tmp_path / "proxy.log",
+        tmp_path / "proxy.log", hub_group=hub_group,
     )  # fmt: skip
     try:
         wrong = proxyproc.ProxyHandle(handle.pid, handle.start_time + 1)

@@ -112,3 +112,51 @@ def test_stop_right_after_ready_exits_zero(group: str, loop_name: str) -> None:
                 assert not served(port)
             finally:
                 p.close()
+
+
+def start_multi(group: str, loop: str, ports: list[int], backend: int) -> ProxyProcess:
+    env = {**os.environ, "PYPROXY_HUB": group}
+    maps = [a for p in ports for a in ("-map", f"127.0.0.1:{p}:127.0.0.1:{backend}")]
+    return ProxyProcess([*maps, "-loop", loop, "-mode", "shared"], env=env).ready()
+
+
+def test_many_mappings_in_one_stand_in_share_the_hub_and_survive_its_death(
+    group: str, loop_name: str
+) -> None:
+    """What the engine starts per container: every port of it in one small stand-in."""
+    with TCPEcho() as echo:
+        ports = [free_port() for _ in range(12)]
+        p = start_multi(group, loop_name, ports, echo.port)
+        try:
+            assert all(served(port) for port in ports)
+            status = Path(f"/proc/{p.proc.pid}/status").read_text()
+            assert status.startswith(("Name:\tsh\n", "Name:\tdash\n")), status[:80]
+            (hub,) = hub_pids(group)
+            os.kill(hub, signal.SIGKILL)
+            # The stand-in kept every listener and hands them all to a standalone pyproxy.
+            assert wait_for(lambda: all(served(port) for port in ports), 10.0)
+            cmdline = Path(f"/proc/{p.proc.pid}/cmdline").read_bytes()
+            assert b"-mode=standalone" in cmdline
+            assert p.stop() == 0
+            assert not any(served(port) for port in ports)
+        finally:
+            p.close()
+
+
+def test_stopping_a_many_mapping_stand_in_frees_all_its_ports(group: str, loop_name: str) -> None:
+    with TCPEcho() as echo:
+        ports = [free_port() for _ in range(5)]
+        p = start_multi(group, loop_name, ports, echo.port)
+        other_port = free_port()
+        other = start(group, loop_name, other_port, echo.port)
+        try:
+            assert p.stop() == 0
+            for port in ports:
+                with socket.socket() as s:  # free again at once
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+            assert served(other_port)  # the hub still serves the others
+            assert other.stop() == 0
+        finally:
+            p.close()
+            other.close()
