@@ -25,6 +25,9 @@ def _ephemeral_range() -> tuple[int, int]:
 def _can_bind(ip: str, port: int, proto: str) -> bool:
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
     with socket.socket(family, _KIND[proto]) as s:
+        # As the proxy will bind (and Go's listeners do): connections of an earlier user of the
+        # port lingering in TIME_WAIT must not make a free port look taken.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:

@@ -71,3 +71,17 @@ def test_wildcards_are_served_on_both_families() -> None:
         ("::", 8080, "tcp"),
     ]
     assert "[::]:8080:10.0.0.2:80/tcp" in proxyproc.map_args(both, "10.0.0.2")
+
+
+def test_a_port_whose_last_connection_lingers_in_time_wait_is_free() -> None:
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    chosen = allocate.allocate(parse_publish(f"127.0.0.1:{port}:80"), set())
+    assert chosen[0].host_port == port
