@@ -1,7 +1,10 @@
-"""PNG charts of the engine bench: each target as a ratio to its peer (Go shim, `runc run`)."""
+"""PNG charts of the engine bench: each target as a ratio to its peer (Go shim, `runc run`,
+Docker for the issue-6 scenarios)."""
 
 from pathlib import Path
 from typing import Any
+
+from bench.engine.charts_versus import panels as versus_panels
 
 GO_SHIM = "containerd-shim-runc-v2"
 
@@ -41,6 +44,7 @@ def render(out_dir: Path, results: dict[str, Any]) -> list[str]:
                 ("median",),
             )
         )
+    panels += versus_panels(results)
     for name, title, ratios, series in panels:
         fig, ax = plt.subplots(figsize=(8, 0.6 * len(ratios) + 1.6))
         labels = list(ratios)
@@ -49,6 +53,9 @@ def render(out_dir: Path, results: dict[str, Any]) -> list[str]:
             ys = [i + (k - (len(series) - 1) / 2) * height for i in range(len(labels))]
             ax.barh(ys, [ratios[n][k] for n in labels], height=height, label=label)
         ax.axvline(1.0, color="#333333", linewidth=1)
+        values = [1.0] + [v for r in ratios.values() for v in r if v > 0]
+        if values and max(values) / min(values) > 20:
+            ax.set_xscale("log")
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xlabel("ratio (lower is better; 1.0 = the peer)")
         ax.set_title(title)

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from bench.engine.report_versus import many_section, ports_section, run_section
+
 GO_SHIM = "containerd-shim-runc-v2"
 
 
@@ -17,6 +19,16 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
         "",
     ]
+    if "wall_s" in meta:
+        lines += [
+            f"Wall time {meta['wall_s']:.0f} s; load average before {meta['load_before']}, "
+            f"after {meta['load_after']} (a shared 2-CPU machine: other runs add noise).",
+            "",
+        ]
+    if meta.get("interrupted"):
+        lines += ["**Interrupted**: partial results.", ""]
+    if meta.get("docker_error"):
+        lines += [f"Docker peer skipped: {meta['docker_error']}", ""]
     mem = results.get("memory")
     if mem:
         base = mem.get(GO_SHIM, {})
@@ -48,4 +60,9 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
                 f"{_ratio(m['median_ms'], base)} |"
             )
         lines.append("")
+    for name, section in (("run", run_section), ("ports", ports_section), ("many", many_section)):
+        if results.get(name):
+            lines += section(results[name])
+    if meta.get("cleanup_notes"):
+        lines += ["## Cleanup notes", "", *(f"- {n}" for n in meta["cleanup_notes"]), ""]
     return "\n".join(lines)

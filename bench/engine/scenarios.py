@@ -3,6 +3,7 @@
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.engine import versus
+from bench.engine.enginectx import Engines
+from bench.engine.procscan import unmount_under
 from bench.engine.testbed import (
     NAMESPACE,
     Containerd,
@@ -28,11 +32,16 @@ from engine.shim.spawn import create_task, remove_task
 RUNC = which("runc") or "/usr/sbin/runc"
 
 
-class Context:
-    """Shared testbed: one rootfs, our roots, and the containerd peer when available."""
+class Context(Engines):
+    """Shared testbed: one rootfs, our roots, the containerd peer when available, and the two
+    engines of the issue-6 scenarios (started on first use, see enginectx.py)."""
 
-    def __init__(self, *, containerd: bool) -> None:
+    def __init__(self, *, containerd: bool, docker: bool = True) -> None:
         self.want_containerd = containerd
+        self.want_docker = docker
+        self.runc = RUNC
+        self.notes: list[str] = []
+        self._init_engines()
         self.containerd: Containerd | None = None
         self.versions: dict[str, str] = {}
         self.base = Path()
@@ -52,6 +61,14 @@ class Context:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second ^C must not cut it
+        try:
+            self._cleanup()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _cleanup(self) -> None:
+        self.stop_engines()
         zygote = read_pid(str(self.run_root / "zygote.pid"))
         if zygote:
             with contextlib.suppress(ProcessLookupError):
@@ -70,6 +87,7 @@ class Context:
                 check=False,
             )
         remove_cgroups(NAMESPACE)
+        self.notes += unmount_under(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
 
     def bundle(self, cid: str, args: tuple[str, ...]) -> Path:
@@ -101,7 +119,7 @@ def smaps(pid: int) -> dict[str, float]:
     return values
 
 
-def memory(ctx: Context, *, runs: int, containers: int) -> dict[str, Any]:
+def memory(ctx: Context, *, runs: int, containers: int, **_: Any) -> dict[str, Any]:
     """N `sleep` containers per target, then RSS/PSS of each shim (median over shims).
 
     pyshim is measured twice: forked by the zygote (the default) and exec'd (zygote=False).
@@ -164,7 +182,7 @@ def _summarise(samples: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def lifecycle(ctx: Context, *, runs: int, containers: int) -> dict[str, Any]:
+def lifecycle(ctx: Context, *, runs: int, containers: int, **_: Any) -> dict[str, Any]:
     """create+start+exit+delete of `true`, targets interleaved round by round."""
     bundle = ctx.bundle("pyb-runc", ("true",))
     runc_root = str(ctx.run_root / "runc-bare")
@@ -227,4 +245,10 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
-SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"memory": memory, "lifecycle": lifecycle}
+SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "memory": memory,
+    "lifecycle": lifecycle,
+    "run": versus.run,
+    "ports": versus.ports,
+    "many": versus.many,
+}

@@ -162,3 +162,27 @@ def remove_cgroups(prefix: str) -> None:
                         d.rmdir()
             with contextlib.suppress(OSError):
                 target.rmdir()
+
+
+APPLETS = ("sh", "true", "sleep", "httpd", "seq")
+
+
+def busybox_tar(path: Path) -> Path:
+    """A busybox rootfs tarball (/bin/busybox + applet links) for `docker import`."""
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        for d in ("bin", "dev", "etc", "proc", "sys", "tmp", "www"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        with open(BUSYBOX, "rb") as f:
+            info = tar.gettarinfo(arcname="bin/busybox", fileobj=f)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, f)
+        for applet in APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname, link.mode = tarfile.SYMTYPE, "busybox", 0o777
+            tar.addfile(link)
+    return path
