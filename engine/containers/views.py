@@ -1,12 +1,14 @@
 """What `ps`, `port` and `inspect` print for a record, in Docker's shapes."""
 
 import datetime
-from collections.abc import Sequence
 from typing import Any
 
 from engine.containers.ports import PortBinding
 from engine.containers.record import ContainerRecord
-from engine.containers.status import StatusFacts, human_duration, status_text
+from engine.containers.status import StatusFacts, status_text
+from engine.text import human_duration, table
+
+__all__ = ["PS_HEADER", "inspect", "port_lines", "ports_text", "ps_row", "short_id", "table"]
 
 PS_HEADER = ("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")
 
@@ -73,16 +75,6 @@ def ps_row(record: ContainerRecord, now: float) -> tuple[str, ...]:
         ports_text(state.ports) if running else "",
         record.name,
     )
-
-
-def table(rows: Sequence[tuple[str, ...]]) -> str:
-    """Columns padded to their widest cell with three spaces between, as Docker's tabwriter."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def port_lines(record: ContainerRecord, which: str | None = None) -> list[str]:

@@ -4,9 +4,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from engine.images.model import Image
+from engine.text import human_duration, table
 
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 NONE = "<none>"
+
+__all__ = ["created_ago", "human_duration", "human_size", "image_rows", "table"]
 
 
 def human_size(size: float) -> str:
@@ -18,51 +21,12 @@ def human_size(size: float) -> str:
     return f"{size:.3g}{_DECIMAL[unit]}"
 
 
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration: `Less than a second`, `About an hour`, `2 weeks`."""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
-
-
 def created_ago(when: datetime | None, now: datetime | None = None) -> str:
     """The CREATED column: `2 weeks ago`, or `N/A` when the image does not say."""
     if when is None:
         return "N/A"
     now = now or datetime.now(UTC)
     return human_duration((now - when).total_seconds()) + " ago"
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Go's tabwriter as docker sets it up (minwidth 10, padding 3); the last column free."""
-    if not rows:
-        return ""
-    widths = [max(10, max(len(r[c]) for r in rows) + 3) for c in range(len(rows[0]) - 1)]
-    return "".join(
-        "".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[-1] + "\n"
-        for row in rows
-    )
 
 
 def image_rows(

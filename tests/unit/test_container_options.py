@@ -4,6 +4,7 @@ import signal
 
 import pytest
 
+from engine import text as text_helpers
 from engine.containers import names, restart, status, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
@@ -164,7 +165,7 @@ def test_names_and_ids() -> None:
     ],
 )
 def test_human_durations(seconds: float, text: str) -> None:
-    assert status.human_duration(seconds) == text
+    assert text_helpers.human_duration(seconds) == text
 
 
 def test_status_text_per_state() -> None:
