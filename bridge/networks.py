@@ -102,6 +102,10 @@ def delete_network(host: Host, name: str) -> None:
         delete_link(host.ipr, cfg.bridge)
         host.store(cfg).remove_if_empty()
         host.state.delete_network(name)
+        if not host.state.networks():
+            # The last one: drop our tables too. Their nat hooks would otherwise keep
+            # connection tracking on for every flow of the host, loopback included.
+            host.nft.run(host.render.delete_tables())
 
 
 def prune(host: Host) -> list[str]:

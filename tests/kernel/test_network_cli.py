@@ -127,3 +127,5 @@ def test_network_commands(world: World, tmp_path: Path) -> None:
     assert run("rm", "web").returncode == 0
     assert run("ls", "-q").stdout == ""
     assert "pytbr5" not in sh("ip", "link", ns=world.host)
+    # With the last network gone, so are our tables (their nat hooks would keep conntrack on).
+    assert f" {table}" not in sh("nft", "list", "tables", ns=world.host)
