@@ -112,7 +112,9 @@ def test_4_ready_is_a_single_write(tmp_path: Path, mode: str) -> None:
         (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         stack.callback(kill_quietly, int(child))  # strace's tracee outlives a killed strace
         os.kill(int(child), signal.SIGINT)  # strace exits when its tracee does
-        assert p.proc.wait(5) == 0
+        # A bound on a hang, not a timing check: under strace on a loaded CI box the stand-in's
+        # stop handshake with the hub once took over 5 s.
+        assert p.proc.wait(30) == 0
     # Standalone writes on fd 3; the shared-mode shell writes `printf >&3`, i.e. on its fd 1.
     writes = [ln for ln in trace.read_text().splitlines() if re.search(r"write\([13], ", ln)]
     ready = [ln for ln in writes if '"0\\n' in ln]
