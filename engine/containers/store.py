@@ -6,7 +6,6 @@ renaming and removing take `containers/.lock` (flock) so two processes cannot ta
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord, from_json, to_json
+from engine.flock import flocked
 
 RECORD = "record.json"
 
@@ -31,13 +31,8 @@ class ContainerStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's lock: names and ids cannot change meanwhile."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(self.dir):
             yield
-        finally:
-            os.close(fd)
 
     def container_dir(self, container_id: str) -> Path:
         """Where one container's record, logs and engine-side files live."""
