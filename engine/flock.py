@@ -12,13 +12,14 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def flocked(directory: Path, *, wait: bool = True) -> Iterator[bool]:
+def flocked(directory: Path, *, wait: bool = True, create: bool = True) -> Iterator[bool]:
     """Hold `directory/.lock` exclusively; yield True once held.
 
     With wait=False, yield False at once when another process holds it, or when the directory
-    is gone (nothing is created then, so a removed container is not brought back).
+    is gone. With create=False a missing directory raises FileNotFoundError when waiting; a
+    removed container's directory must never be brought back by its lock.
     """
-    if wait:
+    if wait and create:
         directory.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

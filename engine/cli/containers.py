@@ -248,13 +248,19 @@ def rm(force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
 
 
 @click.command("wait")
+@click.option(
+    "--condition",
+    default="not-running",
+    type=click.Choice(["not-running", "next-exit", "removed"]),
+    help="Wait until the container is not running, has exited next, or is removed",
+)
 @click.argument("containers", nargs=-1, required=True)
-def wait(containers: tuple[str, ...]) -> None:
+def wait(condition: str, containers: tuple[str, ...]) -> None:
     """Block until containers stop, then print their exit codes."""
     failed = False
     for ref in containers:
         try:
-            click.echo(open_engine().wait(ref))
+            click.echo(open_engine().wait(ref, condition))
         except EngineError as exc:
             click.echo(f"Error response from daemon: {exc}", err=True)
             failed = True

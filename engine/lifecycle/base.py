@@ -70,11 +70,12 @@ class LifecycleBase:
     def locked(self, ref: str) -> Iterator[ContainerRecord]:
         """Find a container, hold its lock, and yield its record brought up to date."""
         record = self.store.find(ref)
-        with container_lock(self.store.container_dir(record.id)):
+        with contextlib.ExitStack() as held:
             try:
+                held.enter_context(container_lock(self.store.container_dir(record.id)))
                 current = self.store.reload(record)
-            except NoSuchContainerError:
-                raise NoSuchContainerError(ref) from None
+            except (FileNotFoundError, NoSuchContainerError):
+                raise NoSuchContainerError(ref) from None  # removed since we found it
             yield self.refresh_locked(current)
 
     def _event(self, action: str, record: ContainerRecord, exit_code: int | None = None) -> None:

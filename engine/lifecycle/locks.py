@@ -9,8 +9,11 @@ from engine.flock import flocked
 
 @contextlib.contextmanager
 def container_lock(container_dir: Path) -> Iterator[None]:
-    """Hold the container's lock; it is released if the holder dies (kill -9 included)."""
-    with flocked(container_dir):
+    """Hold the container's lock; it is released if the holder dies (kill -9 included).
+
+    The directory must exist (the store made it): FileNotFoundError once it is removed.
+    """
+    with flocked(container_dir, create=False):
         yield
 
 

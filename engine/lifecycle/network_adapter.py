@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import netns
 from bridge import Driver, network_config
 from bridge.config import endpoint_request
-from bridge.errors import BridgeError, NetworkNotFoundError
+from bridge.errors import BridgeError, NetworkExistsError, NetworkNotFoundError
 from bridge.networks import ensure_network
 from bridge.ports import port_mapping
 from engine.config import EngineConfig
@@ -50,7 +50,16 @@ class BridgeNetworks:
         try:
             current = driver.network(DEFAULT_NETWORK)
         except NetworkNotFoundError:
-            driver.create_network(wanted)
+            try:
+                driver.create_network(wanted)
+            except NetworkExistsError:
+                # Another command made it meanwhile, or one killed between making the bridge
+                # and recording it left the bridge behind: it has our device name, so adopt it.
+                try:
+                    driver.network(DEFAULT_NETWORK)
+                except NetworkNotFoundError:
+                    with driver.host.state.lock():
+                        ensure_network(driver.host, wanted)
             return
         # A bridge that exists was set up by create_network; re-asserting its firewall on every
         # `run` costs tens of ms, so that waits for a missing bridge (after a reboot) or for

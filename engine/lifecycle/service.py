@@ -7,12 +7,14 @@ restart policies run here too, from the shim's exit command, since no daemon wat
 import dataclasses
 import signal
 
-from engine.containers.errors import ConflictError, NoSuchContainerError
+from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.locks import try_container_lock
+
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
 class Engine(LifecycleBase):
@@ -184,19 +186,39 @@ class Engine(LifecycleBase):
         self._event("destroy", record)
         return record
 
-    def wait(self, ref: str) -> int:
-        """Block until the container is not running; its exit code (even if --rm removed it)."""
+    def wait(self, ref: str, condition: str = "not-running", poll: float = 0.1) -> int:
+        """Block until the condition holds; the container's exit code.
+
+        Docker's conditions: `not-running` (the default; at once if it is not running),
+        `next-exit` (the next exit, waiting for a start first if need be) and `removed` (the
+        exit code once the container is gone, even if --rm removed it).
+        """
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidOptionError(f"invalid condition: {condition!r}")
         record = self.store.find(ref)
+        if condition == "next-exit":
+            while record.state.status not in LIVE:
+                self.sleep(poll)
+                record = self.store.find(record.id)
         status = None
         if record.state.status in LIVE:
             status = self.tasks.wait(record.id, None)
+        code = status.exit_code if status is not None and status.exit_code is not None else None
         try:
             with self.locked(record.id) as current:
-                return current.state.exit_code
+                code = current.state.exit_code
         except NoSuchContainerError:
-            if status is None or status.exit_code is None:
+            if code is None:
                 raise
-            return status.exit_code
+            return code
+        if condition == "removed":
+            while True:
+                try:
+                    code = self.store.find(record.id).state.exit_code
+                except NoSuchContainerError:
+                    break
+                self.sleep(poll)
+        return code
 
     def exec(
         self,

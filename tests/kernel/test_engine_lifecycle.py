@@ -300,3 +300,18 @@ def test_events_and_stats_commands(engine: EngineEnv) -> None:
     actions = [line.split()[2] for line in lines if " container " in line and "name=ev" in line]
     assert actions == ["create", "start", "die", "stop", "destroy"]
     assert "exitCode=137" in next(line for line in lines if " die " in line)
+
+
+def test_wait_condition_removed_returns_once_the_container_is_gone(engine: EngineEnv) -> None:
+    engine.ok("run", "-d", "--name", "gone", "busybox", "sleep", "1000")
+    waiter = engine.popen("wait", "--condition", "removed", "gone", text=True)
+    try:
+        engine.ok("rm", "-f", "gone")
+        out, _ = waiter.communicate(timeout=30)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert waiter.returncode == 0 and out.strip() == "137"
+    bad = engine("wait", "--condition", "whenever", "x")
+    assert bad.returncode == 125

@@ -269,3 +269,33 @@ def test_an_unknown_network_is_refused_at_create(engine: Engine) -> None:
         engine.create(RunFlags(image="busybox", network="nosuch"))
     assert engine.store.all() == []
     assert engine.create(RunFlags(image="busybox", network="user")).host.network == "user"
+
+
+def test_wait_conditions(engine: Engine, clock: Clock) -> None:
+    _, _, tasks = fakes(engine)
+    cid = run(engine)
+    tasks.exit(cid, 3)
+    assert engine.wait(cid) == 3
+    assert engine.wait(cid, "not-running") == 3  # not running: at once
+
+    # removed: polls until the record is gone (here the poll itself removes it).
+    def remove_while_waiting(_seconds: float) -> None:
+        engine.remove(cid)
+
+    engine.sleep = remove_while_waiting
+    assert engine.wait(cid, "removed") == 3
+    with pytest.raises(NoSuchContainerError):
+        engine.store.find(cid)
+    with pytest.raises(EngineError, match="invalid condition"):
+        engine.wait(run(engine), "whenever")
+
+
+def test_a_late_command_never_brings_a_removed_container_back(engine: Engine) -> None:
+    """An exit command that found the record just before `rm` removed it must not recreate
+    the container's directory by taking its lock."""
+    record = engine.create(RunFlags(image="busybox"))
+    engine.remove(record.id)
+    engine.store.find = lambda ref: record  # type: ignore[method-assign]
+    with pytest.raises(NoSuchContainerError), engine.locked(record.id):
+        pass
+    assert not engine.store.container_dir(record.id).exists()
