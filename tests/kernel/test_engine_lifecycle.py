@@ -303,15 +303,16 @@ def test_events_and_stats_commands(engine: EngineEnv) -> None:
 
 
 def test_wait_condition_removed_returns_once_the_container_is_gone(engine: EngineEnv) -> None:
-    engine.ok("run", "-d", "--name", "gone", "busybox", "sleep", "1000")
+    # --rm: the container removes itself when it exits, seconds after the waiter is in place.
+    engine.ok("run", "-d", "--rm", "--name", "gone", "busybox", "sh", "-c", "sleep 3; exit 3")
     waiter = engine.popen("wait", "--condition", "removed", "gone", text=True)
     try:
-        engine.ok("rm", "-f", "gone")
-        out, _ = waiter.communicate(timeout=30)
+        out, err = waiter.communicate(timeout=60)
     finally:
         if waiter.poll() is None:
             waiter.kill()
             waiter.wait()
-    assert waiter.returncode == 0 and out.strip() == "137"
+    assert (waiter.returncode, out.strip()) == (0, "3"), err
+    assert engine("inspect", "gone").returncode == 1  # really gone
     bad = engine("wait", "--condition", "whenever", "x")
     assert bad.returncode == 125
