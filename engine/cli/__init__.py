@@ -5,7 +5,6 @@ container operation, and dockerd-sized command tables would otherwise import eve
 """
 
 import importlib
-import importlib.util
 import signal
 import sys
 
@@ -41,26 +40,17 @@ class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand runs."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(self._available()))
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
-        if found is not None or cmd_name not in self._available():
+        if found is not None or cmd_name not in COMMANDS:
             return found
         module_name, attr = COMMANDS[cmd_name].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{COMMANDS[cmd_name]} is not a click command")
         return command
-
-    @staticmethod
-    def _available() -> list[str]:
-        """Commands whose module exists (subsystems land one at a time)."""
-        return [
-            name
-            for name, target in COMMANDS.items()
-            if importlib.util.find_spec(target.split(":")[0]) is not None
-        ]
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
