@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.procfs import alive, smaps_rollup
+
 
 @dataclass(frozen=True)
 class Proc:
@@ -34,40 +36,16 @@ def all_procs() -> list[Proc]:
     return procs
 
 
-def smaps(pid: int) -> dict[str, float]:
-    """RSS and PSS in MB from /proc/<pid>/smaps_rollup ({} if the process is gone)."""
-    values: dict[str, float] = {}
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss"):
-                values[key.lower()] = int(rest.split()[0]) / 1024
-    return values
-
-
 def memory_sum(pids: list[int]) -> dict[str, float]:
     """Summed RSS and PSS (MB) over `pids`, and how many were read."""
     total = {"rss_mb": 0.0, "pss_mb": 0.0, "processes": 0.0}
     for pid in pids:
-        m = smaps(pid)
-        if m:
-            total["rss_mb"] += m["rss"]
-            total["pss_mb"] += m["pss"]
+        rss_kb, pss_kb = smaps_rollup(pid)
+        if rss_kb or pss_kb:  # (0, 0): gone meanwhile
+            total["rss_mb"] += rss_kb / 1024
+            total["pss_mb"] += pss_kb / 1024
             total["processes"] += 1
     return total
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in (b"Z", b"X")
 
 
 def kill_pids(pids: list[int], grace: float = 3.0) -> None:

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from bench.engine.hostsnap import PATH, sh
-from bench.engine.procscan import Proc, alive, all_procs, kill_pids
+from bench.engine.procscan import Proc, all_procs, kill_pids
+from bench.procfs import alive
 
 PYENGINE = str(Path(sys.executable).parent / "pyengine")
 BRIDGE = "pyb-eng0"
