@@ -51,6 +51,10 @@ def _sysctls(host: Host, cfg: NetworkConfig) -> None:
             values.append((f"net/ipv4/conf/{cfg.bridge}/route_localnet", "1"))
         if cfg.subnet6 is not None:
             values.append((f"net/ipv6/conf/{cfg.bridge}/accept_ra", "0"))
+            # The gateway address is already NODAD; DAD on the bridge's own link-local address
+            # (about 1 s after its first port comes up) cost the first forwarded connection
+            # two SYN retransmissions. Set before the first port, so it applies from the start.
+            values.append((f"net/ipv6/conf/{cfg.bridge}/accept_dad", "0"))
         for key, value in values:
             with open(f"/proc/sys/{key}", "w") as f:
                 f.write(value)
