@@ -1,7 +1,5 @@
 """`python -m engine` is `pyengine`."""
 
-import sys
+from engine.cli.entry import entry
 
-from engine.cli import main
-
-sys.exit(main())
+entry()

@@ -8,10 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.defaults import DEFAULT_ROOT, DEFAULT_RUN
 from engine.errors import EngineError
 
-DEFAULT_ROOT = "/var/lib/pyengine"
-DEFAULT_RUN = "/run/pyengine"
+__all__ = [
+    "DEFAULT_BRIDGE_DEVICE",
+    "DEFAULT_BRIDGE_SUBNET",
+    "DEFAULT_NFT_TABLE",
+    "DEFAULT_ROOT",
+    "DEFAULT_RUN",
+    "EngineConfig",
+    "RuntimeEntry",
+    "from_env",
+]
 # The default `bridge` network; like Podman's 10.88.0.0/16, out of Docker's 172.17/16 so both
 # engines can run on one host.
 DEFAULT_BRIDGE_SUBNET = "10.88.0.0/16"

@@ -71,6 +71,10 @@ class PyEngine:
     def zygote(self) -> int | None:
         return _read_pid(self.run_dir / "zygote.pid")
 
+    def forkserver(self) -> int | None:
+        """The warm process `pyengine` commands are forked from (engine/cli/forkserver.py)."""
+        return _read_pid(self.run_dir / "cli.pid")
+
     def hubs(self) -> list[int]:
         """pyproxy hubs of this engine (shared mode: PYPROXY_HUB=pyengine:<root> in their
         environment): one serves every port of the engine, so it is counted once."""
@@ -133,15 +137,20 @@ class PyEngine:
                 done = self.cmd("rm", "-f", *ids, check=False)
                 if done.returncode:
                     notes.append(f"pyengine rm -f: {done.stderr.strip()[-300:]}")
-        zygote = self.zygote()
+        zygote, server = self.zygote(), self.forkserver()
         if hubs := self.hubs():  # it outlives its last port by a few seconds, by design
             kill_pids(hubs)
-        left = [p for p in all_procs() if p.pid != zygote and self.ours(p)]
+        left = [p for p in all_procs() if p.pid not in (zygote, server) and self.ours(p)]
         if left:
             notes += [f"killing leftover {p.pid}: {' '.join(p.argv)[:100]}" for p in left]
             kill_pids([p.pid for p in left])
-        if zygote and alive(zygote) and any(self.ours(p) for p in all_procs() if p.pid == zygote):
-            kill_pids([zygote])
+        for resident in (zygote, server):
+            if (
+                resident
+                and alive(resident)
+                and any(self.ours(p) for p in all_procs() if p.pid == resident)
+            ):
+                kill_pids([resident])
         netns = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
         for cid in self.ids:
             if (name := f"pyengine-{cid[:12]}") in netns:

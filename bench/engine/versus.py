@@ -93,6 +93,8 @@ def _engine_memory(ctx: Any, engine: str) -> dict[str, Any]:
         shims, proxies = py.shims(), py.proxies()
         zygote = py.zygote()
         daemons = {"pyshim zygote": zygote} if zygote else {}
+        if server := py.forkserver():
+            daemons["pyengine fork server"] = server
         daemons.update((f"pyproxy hub {i + 1}" if i else "pyproxy hub", pid)
                        for i, pid in enumerate(py.hubs()))  # fmt: skip
     else:

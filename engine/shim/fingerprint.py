@@ -5,20 +5,32 @@ memory still holds the old modules. Clients send the fingerprint of the code on 
 zygote whose own differs retires (the next request starts a fresh one).
 """
 
+from __future__ import annotations
+
 import binascii
 import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _PACKAGES = ("shim", "runtime")
 
 
 def code_fingerprint() -> str:
-    """crc32 of the names, sizes and mtimes of engine/shim and engine/runtime's modules."""
+    """The fingerprint of engine/shim and engine/runtime: the code a zygote forks."""
     base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return tree_fingerprint([os.path.join(base, package) for package in _PACKAGES])
+
+
+def tree_fingerprint(folders: Iterable[str]) -> str:
+    """crc32 of the paths, sizes and mtimes of every module under `folders` (recursively)."""
     parts = []
-    for package in _PACKAGES:
-        folder = os.path.join(base, package)
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(folder, name))
-                parts.append(f"{package}/{name}:{st.st_mtime_ns}:{st.st_size}")
+    for top in folders:
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names):
+                if name.endswith(".py"):
+                    st = os.stat(os.path.join(folder, name))
+                    parts.append(f"{folder}/{name}:{st.st_mtime_ns}:{st.st_size}")
     return f"{binascii.crc32(';'.join(parts).encode()):08x}"

@@ -261,10 +261,19 @@ class EngineEnv:
         return int((self.shim_dir(cid) / "shim.pid").read_text().strip())
 
     def zygote_pid(self) -> int:
-        try:
-            return int((self.run_root / "zygote.pid").read_text().strip())
-        except (OSError, ValueError):
-            return 0
+        return _read_pid(self.run_root / "zygote.pid")
+
+    def forkserver_pid(self) -> int:
+        return _read_pid(self.run_root / "cli.pid")
+
+    def residents(self) -> set[int]:
+        """The once-per-run-root processes that stay by design: the zygote and the fork server."""
+        return {self.zygote_pid(), self.forkserver_pid()} - {0}
+
+    def workers(self) -> list[int]:
+        """Commands running in the fork server's workers now."""
+        server = self.forkserver_pid()
+        return children(server) if server else []
 
     def container_ids(self) -> set[str]:
         """Every container id this environment ever had (events, records, shims, roots)."""
@@ -376,8 +385,8 @@ class EngineEnv:
             problems.append(f"published ports left in nft table {self.table}: {elements}")
         if groups := cgroups_of(ids):
             problems.append(f"cgroups left: {groups}")
-        zygote = self.zygote_pid()
-        if procs := [p for p in self.processes(ids) if p.pid != zygote]:
+        residents = self.residents()
+        if procs := [p for p in self.processes(ids) if p.pid not in residents]:
             problems.append("processes left:\n  " + "\n  ".join(map(str, procs)))
         return problems
 
@@ -516,14 +525,14 @@ def close_env(env: EngineEnv) -> None:
                     problems.append(f"rm -f exited {done.returncode}: {errors}")
             # Exit commands started by the kills finish on their own (a proxy left behind
             # would not: it is reported below, without waiting for it).
-            zygote = env.zygote_pid()
+            residents = env.residents()
             with contextlib.suppress(AssertionError):
                 wait_for(
                     lambda: (
                         not [
                             p
                             for p in env.processes(ids)
-                            if p.pid != zygote and not any("pyproxy" in a for a in p.argv)
+                            if p.pid not in residents and not any("pyproxy" in a for a in p.argv)
                         ]
                     ),
                     10,
@@ -568,6 +577,13 @@ def http_get_in(ns: str, url: str, timeout: float = 10) -> subprocess.CompletedP
         check=False,
         env=dict(os.environ, PATH=search_path()),
     )
+
+
+def _read_pid(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return 0
 
 
 def children(pid: int) -> list[int]:
