@@ -18,9 +18,10 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags, build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle
+from engine.lifecycle import bundle, hosts
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
+from engine.lifecycle.parallel import concurrently
 from engine.ports import allocate, proxyproc
 
 LIVE = ("running", "paused")
@@ -154,7 +155,8 @@ class LifecycleBase:
                 }
                 bindings = allocate.allocate(host.ports, taken)
                 self.networks.publish(host.network, cid, ip, bindings)
-            bundle.write_etc(self.bundle_dir(cid), record, ip)
+            peers = hosts.peers_for(self.store, host.network, cid) if ip else []
+            bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
             bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
             resources = dict(record.resources)
             if bindings:
@@ -207,6 +209,8 @@ class LifecycleBase:
             )
             self.store.write(record)
             undo.pop_all()
+        # Now that the record says running: the others list it, it lists whoever came since.
+        hosts.sync(self.store, host.network, self.bundle_dir)
         self._event("start", record)
         return record
 
@@ -228,9 +232,13 @@ class LifecycleBase:
             # A start cut short may have spawned a proxy it had no time to record.
             for handle in proxyproc.find(record.id):
                 proxyproc.stop(handle)
-        self.tasks.delete(record.id)
-        if record.host.network not in ("none", "host"):
-            self.networks.disconnect(record.host.network, record.id)
+        # `runc delete` (through the shim) and the veth's removal each wait on the kernel for
+        # about 10 ms, independently: they run side by side.
+        with concurrently(self.tasks.delete, record.id):
+            # Its name goes from the others' hosts files before its address is given out again.
+            hosts.sync(self.store, record.host.network, self.bundle_dir, leaving=record.id)
+            if record.host.network not in ("none", "host"):
+                self.networks.disconnect(record.host.network, record.id)
         if remove:
             self.images.release_rootfs(record.id)
         else:

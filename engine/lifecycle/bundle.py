@@ -3,11 +3,13 @@
 import json
 import os
 import resource
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.containers.errors import InvalidOptionError
 from engine.containers.record import ContainerRecord
+from engine.lifecycle import hosts
 from engine.runtime import spec
 
 # Docker's default capability set (moby oci/caps/defaults.go), wider than `runc spec`'s.
@@ -86,14 +88,18 @@ def _resolv_conf(host_file: Path) -> str:
     return "\n".join(kept) + "\n"
 
 
-def write_etc(bundle: Path, record: ContainerRecord, ip: str) -> None:
-    """hosts, hostname and resolv.conf for the container, bind-mounted over its /etc."""
+def write_etc(
+    bundle: Path, record: ContainerRecord, ip: str, peers: Sequence[hosts.Peer] = ()
+) -> None:
+    """hosts, hostname and resolv.conf for the container, bind-mounted over its /etc.
+
+    `peers` are the other containers on its user network (`hosts.peers_for`); later changes
+    reach the hosts file in place (`hosts.sync`), so it must stay this same file.
+    """
     bundle.mkdir(parents=True, exist_ok=True)
     hostname = record.id[:12]
-    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    if ip:
-        hosts += f"{ip}\t{hostname}\n"
-    (bundle / "hosts").write_text(hosts)
+    text = hosts.render(ip, hostname, record.host.network, record.name, peers)
+    (bundle / "hosts").write_text(text)
     (bundle / "hostname").write_text(hostname + "\n")
     (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf")))
 

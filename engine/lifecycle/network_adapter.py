@@ -13,6 +13,7 @@ from bridge.config import endpoint_request
 from bridge.errors import BridgeError, NetworkExistsError, NetworkNotFoundError
 from bridge.networks import ensure_network
 from bridge.ports import port_mapping
+from bridge.rtnl import Batch, Rtnl
 from engine.config import EngineConfig
 from engine.containers.ports import PortBinding
 from engine.errors import EngineError
@@ -25,6 +26,17 @@ DEFAULT_NETWORK = "bridge"
 def netns_name(container_id: str) -> str:
     """The container's namespace under /run/netns (short: `ip netns` lists it)."""
     return f"pyengine-{container_id[:12]}"
+
+
+def _loopback_up(ns: str) -> None:
+    """`lo` up, as Docker has it in every container (127.0.0.1 and its own address answer)."""
+    rtnl = Rtnl(netns.netlink_in(ns))
+    try:
+        batch = Batch()
+        batch.link_up(1)  # the loopback device is always ifindex 1 in a new namespace
+        rtnl.send(batch)
+    finally:
+        rtnl.close()
 
 
 class NetworkAdapterError(EngineError):
@@ -86,7 +98,11 @@ class BridgeNetworks:
                     self._ensure_default(driver)
                 cfg = driver.network(network)
                 ns = netns_name(container_id)
-                path = netns.path(ns) if netns.exists(ns) else netns.create(ns)
+                if netns.exists(ns):
+                    path = netns.path(ns)
+                else:
+                    path = netns.create(ns)
+                    _loopback_up(ns)
                 existing = [r for r in driver.endpoints(network) if r.container_id == container_id]
                 record = (
                     existing[0]

@@ -316,3 +316,13 @@ def test_wait_condition_removed_returns_once_the_container_is_gone(engine: Engin
     assert engine("inspect", "gone").returncode == 1  # really gone
     bad = engine("wait", "--condition", "whenever", "x")
     assert bad.returncode == 125
+
+
+def test_loopback_is_up_in_a_container(engine: EngineEnv) -> None:
+    """As in Docker: `lo` is up, so 127.0.0.1 and the container's own address answer."""
+    done = engine(
+        "run", "--rm", "busybox", "sh", "-c",
+        "ip link show lo && ping -c1 -W2 127.0.0.1 && ping -c1 -W2 $(hostname -i)",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ",UP," in done.stdout.splitlines()[0]

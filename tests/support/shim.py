@@ -92,9 +92,10 @@ class Sandbox:
             pid = read_pid(self.layout(cid).state("shim.pid"))
             if pid:
                 self.shim_pids.add(pid)
-        zygote = read_pid(str(self.run_root / "zygote.pid"))
-        if zygote:
-            self.shim_pids.add(zygote)
+        # the zygote, and the fork server a `python -m engine` command may have started
+        for resident in ("zygote.pid", "cli.pid"):
+            if pid := read_pid(str(self.run_root / resident)):
+                self.shim_pids.add(pid)
         for pid in self.shim_pids:
             if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
