@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 
 import netns
+from bridge.announce import announce
 from bridge.config import EndpointRequest, NetworkConfig, PortMapping, check_unique_ports
 from bridge.errors import (
     EndpointExistsError,
@@ -146,6 +147,7 @@ def add_endpoint(
                 if cfg.default_route and not cfg.internal:
                     routes.append(str(cfg.gateway6))
             configure_peer(rtnl_ns, req.ifname, addrs, routes)
+            announce(req.netns, req.ifname, rec.mac, str(ips[0]))
             cmds: list[Cmd] = [] if cfg.icc else host.render.icc_element("add", rec.host_veth)
             if req.ports:
                 with state.lock():

@@ -6,6 +6,7 @@ Checklist items (spec section 8): 14, 16, 18, 27-32, 39-42.
 """
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,26 @@ def test_ipv6_published_ports_hairpin_and_masquerade(world: World, driver: Drive
     driver.remove_endpoint("n6", "c1")
     table = driver.host.render.name
     assert "elements" not in sh("nft", "list", "map", "inet", table, "pm6_any_addr", ns=world.host)
+
+
+def test_a_readded_endpoint_announces_its_new_mac(world: World, driver: Driver) -> None:
+    """Same address, new random MAC (a restarted container): a gratuitous ARP updates the
+    neighbour's cache at once, instead of after seconds of failed unicast probes."""
+    driver.create_network(net("n1", 1))
+    c1, c2 = world.ns.new("c1"), world.ns.new("c2")
+    first = driver.add_endpoint("n1", endpoint_request("c1", c1))
+    driver.add_endpoint("n1", endpoint_request("c2", c2))
+    s1 = Server(c1, 7000, "first")
+    try:
+        assert request(c2, first.ipv4 or "", 7000) == "first"  # c2 caches c1's MAC
+    finally:
+        s1.close()
+    assert first.mac in sh("ip", "neigh", "show", first.ipv4 or "", ns=c2)
+    driver.remove_endpoint("n1", "c1")
+    time.sleep(1.2)  # a cached entry ignores announcements within its locktime (1 s)
+    again = driver.add_endpoint("n1", endpoint_request("c1", c1, ip=first.ipv4))
+    assert (again.ipv4, again.mac != first.mac) == (first.ipv4, True)
+    deadline = time.monotonic() + 5  # bounds a hang; the update is one frame away
+    while again.mac not in sh("ip", "neigh", "show", first.ipv4 or "", ns=c2):
+        assert time.monotonic() < deadline, "c2 still has the old MAC for c1's address"
+        time.sleep(0.05)

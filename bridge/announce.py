@@ -1,0 +1,39 @@
+"""A gratuitous ARP from a new endpoint, as Docker (28 and later) sends one.
+
+Endpoints get a random MAC, and the lowest free address is handed out first, so a container
+that restarts often gets its old address with a new MAC. Its neighbours' caches still hold the
+old MAC and would keep sending there until the entry goes stale and the kernel's unicast probes
+fail (seconds). One ARP request for its own address, broadcast from the container's end,
+updates every cache that holds the address.
+"""
+
+from __future__ import annotations
+
+import _socket
+import contextlib
+
+import netns
+
+ETH_P_ARP = 0x0806
+
+
+def arp_frame(mac: str, ipv4: str) -> bytes:
+    """Ethernet broadcast carrying an ARP request whose sender and target are `ipv4`."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    addr = _socket.inet_aton(ipv4)
+    ethernet = b"\xff" * 6 + hw + ETH_P_ARP.to_bytes(2, "big")
+    # htype Ethernet, ptype IPv4, hlen 6, plen 4, op request
+    arp = b"\x00\x01\x08\x00\x06\x04\x00\x01" + hw + addr + b"\x00" * 6 + addr
+    return ethernet + arp
+
+
+def announce(ref: str, ifname: str, mac: str, ipv4: str) -> None:
+    """Broadcast the announcement from `ifname` in namespace `ref`. Best effort: a cache it
+    misses only takes the slow path, so a failure here must not fail the endpoint."""
+    with contextlib.suppress(OSError):
+        sock = netns.call_in(
+            ref,
+            lambda: _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW, _socket.htons(ETH_P_ARP)),
+        )
+        with contextlib.closing(sock):
+            sock.sendto(arp_frame(mac, ipv4), (ifname, ETH_P_ARP))
