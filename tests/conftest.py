@@ -5,6 +5,7 @@ Under CI=true a test that lacks root, a kernel feature or a package fails instea
 
 import os
 import shutil
+import signal
 import socket
 
 import pytest
@@ -51,3 +52,12 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, host: str = "127.0.0
     with socket.socket(family, kind) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigpipe_ignored() -> object:
+    """`pyengine`'s main() sets SIGPIPE to its default (so `logs | head` ends quietly); tests
+    that call it in this process must not leave pytest to die of the next broken pipe."""
+    before = signal.getsignal(signal.SIGPIPE)
+    yield
+    signal.signal(signal.SIGPIPE, before)

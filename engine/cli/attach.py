@@ -12,7 +12,7 @@ import termios
 import threading
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from engine.containers.logs import parse_lines
@@ -52,28 +52,35 @@ def _forward_stdin(engine: Engine, container_id: str) -> None:
 
 
 @contextlib.contextmanager
-def terminal(engine: Engine, container_id: str) -> Iterator[None]:
-    """-t: our terminal in raw mode, its size given to the container's and kept in step."""
+def raw_terminal(resize: Callable[[int, int], None]) -> Iterator[None]:
+    """Our terminal in raw mode, its size given to `resize` now and on every SIGWINCH (for
+    `run -t` the container's terminal, for `exec -t` the exec's). No terminal: nothing to do."""
     if not os.isatty(0):
         yield
         return
 
-    def resize(*_: object) -> None:
+    def on_winch(*_: object) -> None:
         try:
             size = os.get_terminal_size(0)
-            engine.tasks.resize(container_id, size.lines, size.columns)
+            resize(size.lines, size.columns)
         except (OSError, EngineError):
             pass
 
     saved = termios.tcgetattr(0)
-    previous = signal.signal(signal.SIGWINCH, resize)
-    tty.setraw(0)
-    resize()
+    previous = signal.signal(signal.SIGWINCH, on_winch)
+    # TCSANOW, as docker's MakeRaw: TCSAFLUSH would drop what was typed ahead of the start.
+    tty.setraw(0, termios.TCSANOW)
+    on_winch()
     try:
         yield
     finally:
         termios.tcsetattr(0, termios.TCSADRAIN, saved)
         signal.signal(signal.SIGWINCH, previous)
+
+
+def terminal(engine: Engine, container_id: str) -> contextlib.AbstractContextManager[None]:
+    """-t: our terminal raw and in step with the container's."""
+    return raw_terminal(lambda rows, cols: engine.tasks.resize(container_id, rows, cols))
 
 
 def attach_until_exit(engine: Engine, record: ContainerRecord, stdin: bool = False) -> int:

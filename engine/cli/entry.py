@@ -39,12 +39,16 @@ def entry() -> None:
     run_root = os.environ.get("PYENGINE_RUN") or DEFAULT_RUN
     enabled = os.environ.get("PYENGINE_FORKSERVER", "1") not in ("0", "no", "off", "false")
     code = forward(argv, run_root) if enabled else None
-    if code is None:
-        from engine.cli.app import main  # noqa: PLC0415 - only when no server took it
+    if code is not None:
+        # The worker wrote to our descriptors itself; nothing here is buffered or left to
+        # clean up, so skip the interpreter's finalization (a few ms per command).
+        sys.stderr.flush()
+        os._exit(code)
+    from engine.cli.app import main  # noqa: PLC0415 - only when no server took it
 
-        code = main(argv)
-        if enabled:
-            spawn_server(run_root)
+    code = main(argv)
+    if enabled:
+        spawn_server(run_root)
     sys.exit(code)
 
 

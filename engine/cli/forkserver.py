@@ -223,6 +223,9 @@ def _become(req: handover.Request, fds: list[int], conn: socket.socket, server: 
         os.environ.clear()
         os.environ.update(req.env)
         sys.argv = [req.argv0, *req.argv]
+        # `ps` shows the server's command line for a worker; its name at least says what it is
+        with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
+            comm.write(" ".join(["pyengine", *req.argv[:1]])[:15])
         _reopen_stdio()
         threading.Thread(target=_follow_client, args=(conn,), daemon=True).start()
         from engine.cli.app import main  # noqa: PLC0415 - preloaded: a lookup

@@ -1,12 +1,14 @@
 """Commands that read containers: ps, inspect, port, logs, top, stats, events; and exec."""
 
 import json
+import os
 import subprocess
 import sys
 import time
 
 import click
 
+from engine.cli.attach import raw_terminal
 from engine.cli.context import open_engine
 from engine.containers import events as event_log
 from engine.containers import logs as log_reader
@@ -204,8 +206,28 @@ def exec_(
     command: tuple[str, ...],
 ) -> None:
     """Execute a command in a running container; exits with the command's code."""
-    code = open_engine().exec(
-        container, command, env=env, cwd=workdir, user=user, tty=tty, detach=detach
+    engine = open_engine()
+    # docker's order: an unknown container first, then a terminal that -it cannot have.
+    engine.store.find(container)
+    attached_tty = tty and not detach and os.isatty(0)
+    if interactive and tty and not detach and not attached_tty:
+        click.echo("the input device is not a TTY", err=True)
+        raise click.exceptions.Exit(1)
+    size = None
+    if attached_tty:
+        terminal = os.get_terminal_size(0)
+        size = (terminal.lines, terminal.columns)
+    code = engine.exec(
+        container,
+        command,
+        env=env,
+        cwd=workdir,
+        user=user,
+        tty=tty,
+        detach=detach,
+        stdin=interactive,
+        console_size=size,
+        terminal=raw_terminal if attached_tty else None,
     )
     raise click.exceptions.Exit(code)
 

@@ -44,6 +44,8 @@ class ContainerStore:
         if not self.dir.is_dir():
             return []
         for entry in self.dir.iterdir():
+            if entry.name.startswith("."):  # locks, and the trash of removals in progress
+                continue
             record = self._read(entry / RECORD)
             if record is not None:
                 found.append(record)
@@ -94,8 +96,17 @@ class ContainerStore:
         return current
 
     def remove(self, container_id: str) -> None:
-        """Forget a container and its files; absent is fine."""
-        shutil.rmtree(self.container_dir(container_id), ignore_errors=True)
+        """Forget a container and its files; absent is fine.
+
+        The directory is renamed away first: a process that opens the container's lock while
+        the files go (`ps`, a late exit command) must find nothing there, not recreate `.lock`
+        in a directory being emptied and leave it behind. Trash a killed remover left goes too.
+        """
+        trash = self.dir / f".trash-{container_id}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.container_dir(container_id), trash)
+        for left in self.dir.glob(".trash-*"):
+            shutil.rmtree(left, ignore_errors=True)
 
     @staticmethod
     def _read(path: Path) -> ContainerRecord | None:

@@ -4,7 +4,8 @@ Each is a `typing.Protocol`, so the state machine is unit-tested with fakes and 
 run the same code over real images, bridges and shims.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -103,6 +104,11 @@ class TaskSpec:
     start: bool = False
 
 
+# `exec -t`'s hold on the caller's own terminal, which only the command line has: given how to
+# resize the process's terminal, a context in which ours is raw and its size changes reach it.
+TerminalGuard = Callable[[Callable[[int, int], None]], AbstractContextManager[None]]
+
+
 class Tasks(Protocol):
     """The per-container shims and the runtime behind them."""
 
@@ -148,8 +154,15 @@ class Tasks(Protocol):
         user: str = "",
         tty: bool = False,
         detach: bool = False,
+        stdin: bool = False,
+        console_size: tuple[int, int] | None = None,
+        terminal: TerminalGuard | None = None,
     ) -> int:
-        """Run a process in the task with this command's stdio; returns its exit code."""
+        """Run a process in the task with this command's stdio; returns its exit code.
+
+        `stdin`: our stdin is forwarded and its EOF closes the process's (else /dev/null).
+        `tty`: the process runs on a pty of `console_size` (rows, cols) whose output is ours,
+        stdout and stderr merged; `terminal` then guards our own terminal meanwhile."""
         ...
 
     def write_stdin(self, container_id: str, data: bytes) -> None:

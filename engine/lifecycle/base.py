@@ -21,7 +21,7 @@ from engine.errors import EngineError
 from engine.lifecycle import bundle, hosts
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
-from engine.lifecycle.parallel import concurrently
+from engine.lifecycle.parallel import Background
 from engine.ports import allocate, proxyproc
 
 LIVE = ("running", "paused")
@@ -139,12 +139,15 @@ class LifecycleBase:
         self.store.write(record)
         with contextlib.ExitStack() as undo:
             undo.callback(self._teardown, record)
-            rootfs = self.images.prepare_rootfs(cid, record.config.image_id)
             netns_path: str | None = None
             ip = ""
-            if host.network not in ("none", "host"):
-                attachment = self.networks.connect(host.network, cid, record.name)
-                netns_path, ip = attachment.netns_path, attachment.ip
+            # The root (an overlay mount) and the network (namespace, veth, lease) do not
+            # depend on each other: they are made side by side.
+            with Background(self.images.prepare_rootfs, cid, record.config.image_id) as root:
+                if host.network not in ("none", "host"):
+                    attachment = self.networks.connect(host.network, cid, record.name)
+                    netns_path, ip = attachment.netns_path, attachment.ip
+                rootfs = root.result()
             bindings = []
             if host.ports and ip:
                 taken = {
@@ -232,23 +235,26 @@ class LifecycleBase:
             # A start cut short may have spawned a proxy it had no time to record.
             for handle in proxyproc.find(record.id):
                 proxyproc.stop(handle)
-        # `runc delete` (through the shim) and the veth's removal each wait on the kernel for
-        # about 10 ms, independently: they run side by side.
-        with concurrently(self.tasks.delete, record.id):
+        # The task and its root on one side, the network on the other: each mostly waits on the
+        # kernel (`runc delete`, the veth's removal, about 10 ms each), so they overlap.
+        with Background(self._delete_task_and_root, record.id, remove):
             # Its name goes from the others' hosts files before its address is given out again.
             hosts.sync(self.store, record.host.network, self.bundle_dir, leaving=record.id)
             if record.host.network not in ("none", "host"):
                 self.networks.disconnect(record.host.network, record.id)
-        if remove:
-            self.images.release_rootfs(record.id)
-        else:
-            self.images.unmount_rootfs(record.id)
         resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
         current = (
             self.store.reload(record) if self.store.container_dir(record.id).exists() else None
         )
         if current is not None:
             self.store.write(dataclasses.replace(current, resources=resources))
+
+    def _delete_task_and_root(self, cid: str, remove: bool) -> None:
+        self.tasks.delete(cid)
+        if remove:
+            self.images.release_rootfs(cid)
+        else:
+            self.images.unmount_rootfs(cid)
 
     # exits --------------------------------------------------------------------------------------
 

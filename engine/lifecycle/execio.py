@@ -1,36 +1,81 @@
-"""An exec's output, relayed to our stdout and stderr through FIFOs the shim writes into.
+"""An exec's stdio: FIFOs the shim opens, pumped to and from our own stdin, stdout and stderr.
 
-The shim opens output paths itself. Handing it our own /proc/self/fd/1 would give it a second,
+The shim opens the paths itself. Handing it our own /proc/self/fd/1 would give it a second,
 independent open of a regular file, whose appends our later writes overwrite; FIFOs of our own
 keep the bytes in order, and EOF on them says the process and its children are done.
+
+stdin (`exec -i`) is a FIFO too, whose write end we open before the shim opens its read end:
+a reader that finds no writer reads EOF at once. Closing our end is the process's EOF. With a
+terminal (`exec -t`) the shim relays the pty, so there is one output and no stderr FIFO.
 """
 
 import os
 import select
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
+CHUNK = 65536
 
-class ExecOutput:
-    """Two FIFOs in a private directory; `copy_until_closed` pumps them to our stdio."""
 
-    def __init__(self, parent: Path) -> None:
+def write_no_sigpipe(fd: int, data: bytes) -> int:
+    """os.write that reports a reader who has gone as BrokenPipeError, and nothing else.
+
+    pyengine keeps SIGPIPE's default action, so that `pyengine logs x | head` ends quietly; a
+    write into the stdin of a process that has exited must not kill the command with it. The
+    signal is blocked around the write, and the one the failed write raised is taken."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        return os.write(fd, data)
+    except BrokenPipeError:
+        signal.sigtimedwait({signal.SIGPIPE}, 0)
+        raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class ExecStdio:
+    """The FIFOs in a private directory; `pump` copies until the process's output ends."""
+
+    def __init__(self, parent: Path, *, stdin: bool = False, tty: bool = False) -> None:
         parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="exec-", dir=parent))
-        self.stdout = str(self.dir / "out")
-        self.stderr = str(self.dir / "err")
-        os.mkfifo(self.stdout, 0o600)
-        os.mkfifo(self.stderr, 0o600)
-        # Non-blocking opens of the read ends succeed before any writer exists.
-        self._fds = {
-            os.open(self.stdout, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC): 1,
-            os.open(self.stderr, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC): 2,
-        }
+        self.stdin = self.stdout = self.stderr = ""
+        self._outputs: dict[int, int] = {}  # our read end -> the fd it is copied to
+        self._writer = -1
+        try:
+            self.stdout = self._output("out", 1)
+            if not tty:
+                self.stderr = self._output("err", 2)
+            if stdin:
+                self.stdin = self._input("in")
+        except BaseException:
+            self.close()
+            raise
 
-    def __enter__(self) -> "ExecOutput":
+    def _output(self, name: str, target: int) -> str:
+        path = str(self.dir / name)
+        os.mkfifo(path, 0o600)
+        # A non-blocking open of the read end succeeds before any writer exists.
+        self._outputs[os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)] = target
+        return path
+
+    def _input(self, name: str) -> str:
+        path = str(self.dir / name)
+        os.mkfifo(path, 0o600)
+        # A write-only open needs a reader: a short-lived one of our own stands in for the
+        # shim's. Non-blocking, so that a process that never reads cannot stall the output.
+        placeholder = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            self._writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        finally:
+            os.close(placeholder)
+        return path
+
+    def __enter__(self) -> "ExecStdio":
         return self
 
     def __exit__(
@@ -39,27 +84,85 @@ class ExecOutput:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for fd in self._fds:
+        self.close()
+
+    def close(self) -> None:
+        self._close_writer()
+        for fd in self._outputs:
             os.close(fd)
-        self._fds = {}
+        self._outputs = {}
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def copy_until_closed(self) -> None:
-        """Copy until every writer is gone (call once the process has started)."""
+    def _close_writer(self) -> None:
+        if self._writer >= 0:
+            os.close(self._writer)
+            self._writer = -1
+
+    def pump(self, source: int = 0) -> None:
+        """Copy `source` into the stdin FIFO (if any) and the outputs to our fds until every
+        writer of the outputs is gone (call once the process has started). Our EOF closes
+        the process's stdin; the end of its output ends the copy, whatever is left unread."""
         sys.stdout.flush()
         sys.stderr.flush()
-        open_fds = dict(self._fds)
-        while open_fds:
-            ready, _, _ = select.select(list(open_fds), [], [])
-            for fd in ready:
-                try:
-                    data = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    del open_fds[fd]
-                    continue
-                target = open_fds[fd]
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(target, view) :]
+        outputs = dict(self._outputs)
+        pending = b""  # read from `source`, not yet taken by the FIFO
+        if self._writer >= 0 and not _is_open(source):
+            self._close_writer()
+        while outputs:
+            readable = list(outputs)
+            if self._writer >= 0 and not pending:
+                readable.append(source)
+            writable = [self._writer] if pending else []
+            ready_r, ready_w, _ = select.select(readable, writable, [])
+            if ready_w:
+                pending = self._feed(pending)
+            for fd in ready_r:
+                if fd == source:
+                    pending = self._read_source(source)
+                elif not _copy_once(fd, outputs[fd]):
+                    del outputs[fd]
+        self._close_writer()
+
+    def _read_source(self, source: int) -> bytes:
+        try:
+            data = os.read(source, CHUNK)
+        except OSError:
+            data = b""
+        if not data:
+            self._close_writer()  # the process reads EOF
+            return b""
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> bytes:
+        """Write what the FIFO takes now; the rest waits for it to drain."""
+        try:
+            written = write_no_sigpipe(self._writer, data)
+        except BlockingIOError:
+            return data
+        except OSError:
+            # Nobody reads the process's stdin any more: what is left is dropped, as docker does.
+            self._close_writer()
+            return b""
+        return data[written:]
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _copy_once(fd: int, target: int) -> bool:
+    """One read from an output FIFO, written out whole; False at its EOF."""
+    try:
+        data = os.read(fd, CHUNK)
+    except BlockingIOError:
+        return True
+    if not data:
+        return False
+    view = memoryview(data)
+    while view:
+        view = view[os.write(target, view) :]
+    return True

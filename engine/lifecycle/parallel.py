@@ -3,28 +3,46 @@ or on another process, so the GIL is not what they wait for)."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from types import TracebackType
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
-@contextlib.contextmanager
-def concurrently(fn: Callable[[str], None], arg: str) -> Iterator[None]:
-    """`fn(arg)` on a thread for the duration of the block; joined at its end, and its error (if
-    any) raised there, after the block's own work, so neither step is left half done."""
-    failure: list[BaseException] = []
+class Background(Generic[T]):
+    """`fn(*args)` on a thread, started at once. Use it as a context manager: leaving the block
+    joins the thread, so neither step is ever left half done, and raises the thread's error
+    (after the block's own error, if the block failed). `result()` joins early."""
 
-    def run() -> None:
+    def __init__(self, fn: Callable[..., T], *args: object) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="background")
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., T], args: tuple[object, ...]) -> None:
         try:
-            fn(arg)
+            self._value = fn(*args)
         except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
+            self._error = exc
 
-    worker = threading.Thread(target=run, name=f"{getattr(fn, '__name__', 'step')}-{arg[:12]}")
-    worker.start()
-    try:
-        yield
-    finally:
-        worker.join()
-    if failure:
-        raise failure[0]
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set when no error was raised
+
+    def __enter__(self) -> Background[T]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._thread.join()
+        if kind is None and self._error is not None:
+            raise self._error

@@ -11,6 +11,7 @@ from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchCo
 from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
+from engine.lifecycle.backends import TerminalGuard
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.locks import try_container_lock
 
@@ -230,8 +231,13 @@ class Engine(LifecycleBase):
         user: str = "",
         tty: bool = False,
         detach: bool = False,
+        stdin: bool = False,
+        console_size: tuple[int, int] | None = None,
+        terminal: TerminalGuard | None = None,
     ) -> int:
-        """Run a command in a running container; its exit code (Docker refuses paused ones)."""
+        """Run a command in a running container; its exit code (Docker refuses paused ones).
+
+        `stdin` forwards ours (-i), `tty` runs it on a pseudo-terminal (-t); see Tasks.exec."""
         with self.locked(ref) as record:
             if record.state.status == "paused":
                 raise ConflictError(
@@ -247,6 +253,9 @@ class Engine(LifecycleBase):
             user=user or record.config.user,
             tty=tty,
             detach=detach,
+            stdin=stdin and not detach,
+            console_size=console_size,
+            terminal=terminal,
         )
 
     def listing(self, everything: bool = False) -> list[ContainerRecord]:

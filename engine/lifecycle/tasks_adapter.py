@@ -7,15 +7,15 @@ disk (socket, pid file, exit record), which is what makes every engine process d
 import contextlib
 import os
 import signal as signals
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig
 from engine.errors import EngineError
 from engine.lifecycle import bundle
-from engine.lifecycle.backends import TaskSpec, TaskStatus
-from engine.lifecycle.execio import ExecOutput
+from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
+from engine.lifecycle.execio import ExecStdio
 from engine.runtime import jsonlite
 from engine.runtime.spec import process_spec
 from engine.shim.client import ShimClient
@@ -144,26 +144,28 @@ class ShimTasks:
         user: str = "",
         tty: bool = False,
         detach: bool = False,
+        stdin: bool = False,
+        console_size: tuple[int, int] | None = None,
+        terminal: TerminalGuard | None = None,
     ) -> int:
         client = self._client(container_id)
-        config = self._bundle_config(container_id)
-        rootfs = Path(config["root"]["path"])
-        uid, gid = bundle.resolve_user(rootfs, user)
-        process = process_spec(
-            args,
-            env=env or config["process"]["env"],
-            cwd=cwd or "/",
-            uid=uid,
-            gid=gid,
-            capabilities=config["process"]["capabilities"]["bounding"],
-        )
+        process = self._exec_process(container_id, args, env, cwd, user)
+        if tty:
+            process["terminal"] = True
+            if not any(e.startswith("TERM=") for e in process["env"]):
+                process["env"].append("TERM=xterm")  # as dockerd gives a tty exec
+            if console_size:
+                # runc sizes the pty before the process starts: no first frame at 0x0
+                process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
         exec_id = f"exec-{os.getpid()}-{os.urandom(3).hex()}"
         if detach:
             client.exec(exec_id, process)
             client.start(exec_id)
             return 0
-        with ExecOutput(Path(self.layout(container_id).state_dir)) as output:
-            client.exec(exec_id, process, stdout=output.stdout, stderr=output.stderr)
+        with ExecStdio(Path(self.layout(container_id).state_dir), stdin=stdin, tty=tty) as stdio:
+            client.exec(
+                exec_id, process, stdin=stdio.stdin, stdout=stdio.stdout, stderr=stdio.stderr
+            )
             try:
                 client.start(exec_id)
             except EngineError:
@@ -172,10 +174,41 @@ class ShimTasks:
                 with contextlib.suppress(TaskNotFoundError):
                     client.delete(exec_id)
                 raise
-            output.copy_until_closed()
+            guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if tty and terminal is not None:
+                guard = terminal(self._exec_resizer(container_id, exec_id))
+            with guard:
+                stdio.pump()
         status = client.wait(exec_id)
         client.delete(exec_id)
         return status.exit_status
+
+    def _exec_process(
+        self, container_id: str, args: Sequence[str], env: Sequence[str], cwd: str, user: str
+    ) -> dict[str, Any]:
+        """The OCI process of an exec: the container's own capabilities and environment."""
+        config = self._bundle_config(container_id)
+        rootfs = Path(config["root"]["path"])
+        uid, gid = bundle.resolve_user(rootfs, user)
+        return process_spec(
+            args,
+            env=env or config["process"]["env"],
+            cwd=cwd or "/",
+            uid=uid,
+            gid=gid,
+            capabilities=config["process"]["capabilities"]["bounding"],
+        )
+
+    def _exec_resizer(self, container_id: str, exec_id: str) -> Callable[[int, int], None]:
+        """Resize the exec's terminal over a connection of its own: this runs in a SIGWINCH
+        handler, which may interrupt a call on the shared connection halfway."""
+        layout = self.layout(container_id)
+
+        def resize(rows: int, cols: int) -> None:
+            with ShimClient.for_layout(layout) as client:
+                client.resize(rows, cols, exec_id=exec_id)
+
+        return resize
 
     def _bundle_config(self, container_id: str) -> dict[str, Any]:
         state = self._client(container_id).state()

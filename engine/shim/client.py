@@ -154,9 +154,19 @@ class ShimClient:
         return ExitStatus(int(r["exit_status"]), int(r["exited_at"]), int(r["pid"]))
 
     def exec(
-        self, exec_id: str, process: dict[str, Any], *, stdout: str = "", stderr: str = ""
+        self,
+        exec_id: str,
+        process: dict[str, Any],
+        *,
+        stdin: str = "",
+        stdout: str = "",
+        stderr: str = "",
     ) -> None:
-        self.call("exec", exec_id=exec_id, process=process, stdout=stdout, stderr=stderr)
+        """Add an exec; stdio are paths the shim opens (FIFOs, files) or "" for /dev/null. With
+        `process["terminal"]` the shim relays the pty: stdin → it → stdout, and no stderr."""
+        self.call(
+            "exec", exec_id=exec_id, process=process, stdin=stdin, stdout=stdout, stderr=stderr
+        )
 
     def pids(self) -> list[dict[str, Any]]:
         return list(self.call("pids")["processes"])
@@ -167,8 +177,8 @@ class ShimClient:
     def resume(self) -> None:
         self.call("resume")
 
-    def resize(self, height: int, width: int) -> None:
-        self.call("resize", height=height, width=width)
+    def resize(self, height: int, width: int, *, exec_id: str = "") -> None:
+        self.call("resize", height=height, width=width, exec_id=exec_id)
 
     def close_io(self) -> None:
         self.call("close_io")

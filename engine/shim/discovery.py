@@ -73,18 +73,27 @@ def probe(layout: Layout, timeout: float = 2.0) -> bool:
 
 
 def remove_state(layout: Layout) -> None:
-    """Remove <run>/shims/<id> and everything in it (socket, pid files, runtime log)."""
+    """Remove <run>/shims/<id> and everything in it (socket, pid files, runtime log, and the
+    FIFO directory of an exec whose engine command died before it could remove it)."""
+    _remove_tree(layout.state_dir)
+
+
+def _remove_tree(path: str) -> None:
+    """rm -r without shutil (which imports re: the shim stays lean); absent is fine."""
     try:
-        names = os.listdir(layout.state_dir)
+        entries = list(os.scandir(path))
     except FileNotFoundError:
         return
-    for name in names:
+    for entry in entries:
         try:
-            os.unlink(os.path.join(layout.state_dir, name))
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(entry.path)
+            else:
+                os.unlink(entry.path)
         except FileNotFoundError:
             pass
     try:
-        os.rmdir(layout.state_dir)
+        os.rmdir(path)
     except FileNotFoundError:
         pass
 

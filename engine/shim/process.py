@@ -64,6 +64,7 @@ class Process:
         "spec_path",
         "state",
         "stderr",
+        "stdin",
         "stdout",
         "terminal",
         "waiters",
@@ -77,6 +78,7 @@ class Process:
         self.exited_at = 0
         self.terminal = False
         self.spec_path = ""
+        self.stdin = ""
         self.stdout = ""
         self.stderr = ""
         self.waiters: list[Callable[[Process], None]] = []

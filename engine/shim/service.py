@@ -49,8 +49,16 @@ class TaskService(Task):
         return {}
 
     def resize(self, params: dict[str, Any]) -> dict[str, Any]:
-        self._init().check("resize")
-        self.io.resize(int(params.get("height", 24)), int(params.get("width", 80)))
+        rows, cols = int(params.get("height", 24)), int(params.get("width", 80))
+        exec_id = str(params.get("exec_id") or "")
+        self.process(exec_id).check("resize")
+        if not exec_id:
+            self.io.resize(rows, cols)
+            return {}
+        tty = self.ttys.get(exec_id)
+        if tty is None:
+            raise InvalidArgumentError(f"exec {exec_id} has no terminal")
+        tty.resize(rows, cols)
         return {}
 
     def close_io(self, _params: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,17 @@ from engine.shim.bundle import read_bundle_config
 from engine.shim.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
 from engine.shim.exitcmd import run_exit_command
 from engine.shim.exitfile import ExitRecord, write_exit
-from engine.shim.files import open_output, read_pid_file, unlink_quiet
+from engine.shim.files import (
+    open_input,
+    open_output,
+    open_relay_output,
+    read_pid_file,
+    unlink_quiet,
+)
 from engine.shim.oom import memory_cgroup, oom_killed
 from engine.shim.process import DELETED, STOPPED, Process, exit_code
 from engine.shim.stdio import InitIO
+from engine.shim.ttyio import ExecTerminal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,6 +77,7 @@ class Task:
         self.log = log
         self.init: Process | None = None
         self.execs: dict[str, Process] = {}
+        self.ttys: dict[str, ExecTerminal] = {}  # exec id -> its terminal's relay
         self.io = InitIO(loop, log, attach, self._io_closed)
         self.spec: dict[str, Any] = {}
         self.oom_killed = False
@@ -103,7 +111,7 @@ class Task:
         terminal = bool((self.spec.get("process") or {}).get("terminal"))
         start = bool(params.get("start"))
         pid_file = self.layout.state("init.pid")
-        console = ConsoleSocket(self.layout.state("console.sock")) if terminal else None
+        console = self._console_socket() if terminal else None
         try:
             fds = self.io.child_fds(stdin=bool(params.get("stdin")), terminal=terminal)
             opts = CreateOpts(
@@ -174,6 +182,9 @@ class Task:
         if exec_id:
             del self.execs[exec_id]
             unlink_quiet(proc.spec_path)
+            tty = self.ttys.pop(exec_id, None)
+            if tty is not None:
+                tty.close()  # a background holder of the slave may keep it open: not our wait
             return _exit_result(proc)
         if proc.state == STOPPED:
             try:
@@ -203,13 +214,16 @@ class Task:
         spec = params.get("process")
         if not isinstance(spec, dict) or not spec.get("args"):
             raise InvalidArgumentError("exec needs a process object with args")
-        if spec.get("terminal"):
-            raise InvalidArgumentError("exec with a terminal is not supported")
+        terminal = bool(spec.get("terminal"))
+        if terminal and params.get("stderr"):
+            raise InvalidArgumentError("an exec with a terminal has no separate stderr")
         self._init().check("exec")
         if exec_id in self.execs:
             raise TaskExistsError(f"exec {exec_id} already exists")
         proc = Process(exec_id)
+        proc.terminal = terminal
         proc.spec_path = self.layout.state(f"exec-{exec_id}.json")
+        proc.stdin = str(params.get("stdin") or "")
         proc.stdout = str(params.get("stdout") or "")
         proc.stderr = str(params.get("stderr") or "")
         with open(proc.spec_path, "w") as f:
@@ -222,24 +236,64 @@ class Task:
         proc.check("start")
         self._init().check("exec")
         pid_file = self.layout.state(f"exec-{proc.exec_id}.pid")
-        fds = [os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)]
+        # The exec's own stdio, which runc hands on; on a terminal that is the pty's slave and
+        # runc gets /dev/null, while `relay` (stdin, stdout) is what the shim copies to and
+        # from the master. Both are opened before the start: a gone engine fails it early.
+        fds: list[int] = []
+        relay: list[int] = []
+        console = None
         try:
-            for path in (proc.stdout, proc.stderr):
-                fds.append(open_output(path))
-            opts = ExecOpts(process=proc.spec_path, pid_file=pid_file, detach=True)
-            self.runtime.exec(self.config.id, opts, stdio=fds)
+            if proc.terminal:
+                fds = [os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)]
+                relay = [-1, open_relay_output(proc.stdout)]
+                if proc.stdin:
+                    relay[0] = open_input(proc.stdin, blocking=False)
+                console = self._console_socket()
+            else:
+                fds.append(open_input(proc.stdin))
+                for path in (proc.stdout, proc.stderr):
+                    fds.append(open_output(path))
+            opts = ExecOpts(
+                process=proc.spec_path,
+                pid_file=pid_file,
+                detach=True,
+                console_socket=console.path if console else "",
+                tty=console is not None,
+            )
+            stdio = fds * 3 if console else fds
+            self.runtime.exec(self.config.id, opts, stdio=stdio)
             proc.pid = read_pid_file(pid_file)
+            if console is not None:
+                master = console.receive_master()
+                self.ttys[proc.exec_id] = ExecTerminal(
+                    self.loop, master, stdin=relay[0], stdout=relay[1]
+                )
+                relay = []
         except BaseException:
+            if proc.pid:
+                # started, but its terminal never reached us: nobody could talk to it
+                _kill_quietly(proc.pid)
             del self.execs[proc.exec_id]
             unlink_quiet(proc.spec_path)
             raise
         finally:
-            for fd in fds:
-                os.close(fd)
+            for fd in (*fds, *relay):
+                if fd >= 0:
+                    os.close(fd)
             unlink_quiet(pid_file)
+            if console is not None:
+                console.close()
         proc.transition("start")
         self.publish("/tasks/exec-started", {"exec_id": proc.exec_id, "pid": proc.pid})
         return {"pid": proc.pid}
+
+    def _console_socket(self) -> ConsoleSocket:
+        """The --console-socket runc sends a pty master to. One path serves the init and every
+        exec: each hand-off completes inside one call on this single thread, and the path
+        must stay short (a unix socket path holds 107 bytes; the exec id would not fit)."""
+        path = self.layout.state("console.sock")
+        unlink_quiet(path)  # a leftover of a hand-off that was cut short
+        return ConsoleSocket(path)
 
     # -- exits ---------------------------------------------------------------------------
     def reap(self) -> None:
@@ -334,6 +388,13 @@ class Task:
     def live(self) -> bool:
         """Shutdown is refused while this is true."""
         return self.init is not None and self.init.state not in (STOPPED, DELETED)
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, 9)  # SIGKILL (`signal` imports enum)
+    except ProcessLookupError:
+        pass
 
 
 def _exit_result(proc: Process) -> dict[str, Any]:

@@ -88,3 +88,33 @@ def test_concurrent_processes_never_share_a_name(tmp_path: Path) -> None:
     codes = sorted(p.wait(timeout=60) for p in procs)
     assert codes == [0] + [3] * 7
     assert len(ContainerStore(tmp_path).all()) == 1
+
+
+def test_a_lock_taken_during_removal_does_not_bring_the_directory_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ps` or a late exit command may open the container's `.lock` (O_CREAT) while `rm`
+    deletes its files: the directory must still be gone afterwards, and listings never show
+    a removal in progress."""
+    import shutil
+
+    from engine.flock import flocked
+
+    store = ContainerStore(tmp_path)
+    with store.locked():
+        store.add(record("a" * 64, "gone"))
+    where = store.container_dir("a" * 64)
+    real_rmtree = shutil.rmtree
+    seen: list[bool] = []
+
+    def racing_rmtree(path: Path, ignore_errors: bool = False) -> None:
+        with flocked(where, wait=False) as held:  # what `ps` does meanwhile
+            seen.append(held)
+        assert store.all() == []  # the trash holds the record now: not listed
+        real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(shutil, "rmtree", racing_rmtree)
+    store.remove("a" * 64)
+    assert seen == [False]
+    assert not where.exists()
+    assert [p.name for p in store.dir.iterdir()] == [".lock"]
