@@ -10,7 +10,7 @@ updates every cache that holds the address.
 from __future__ import annotations
 
 import _socket
-import contextlib
+import _thread
 
 import netns
 
@@ -30,10 +30,16 @@ def arp_frame(mac: str, ipv4: str) -> bytes:
 def announce(ref: str, ifname: str, mac: str, ipv4: str) -> None:
     """Broadcast the announcement from `ifname` in namespace `ref`. Best effort: a cache it
     misses only takes the slow path, so a failure here must not fail the endpoint."""
-    with contextlib.suppress(OSError):
-        sock = netns.call_in(
-            ref,
-            lambda: _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW, _socket.htons(ETH_P_ARP)),
-        )
-        with contextlib.closing(sock):
-            sock.sendto(arp_frame(mac, ipv4), (ifname, ETH_P_ARP))
+    try:
+        # protocol 0: a socket that only sends, so no receive hook is registered
+        sock = netns.call_in(ref, lambda: _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW, 0))
+    except OSError:
+        return
+    try:
+        sock.sendto(arp_frame(mac, ipv4), (ifname, ETH_P_ARP))
+    except OSError:
+        pass
+    finally:
+        # Closing a packet socket waits for an RCU grace period (synchronize_net, about 8 ms
+        # here) even when it never received: a thread waits for it instead of the caller.
+        _thread.start_new_thread(sock.close, ())  # `_thread`: `threading` costs pybridge 1 ms

@@ -116,7 +116,8 @@ def _read_line(sock: _socket.socket) -> bytes:
         if not chunk:
             break
         data += chunk
-    return data.strip()
+    # the first line: a worker that reports its own exit is followed by the server's report
+    return data.partition(b"\n")[0].strip()
 
 
 def spawn_server(run_root: str) -> None:

@@ -239,6 +239,10 @@ def _become(req: handover.Request, fds: list[int], conn: socket.socket, server: 
         sys.stdout.flush()
     with contextlib.suppress(Exception):
         sys.stderr.flush()
+    # Told now, the client need not wait for this process to be torn down and reaped; the
+    # server's own report (sent on reap) then finds it gone, or is the only one if we die.
+    with contextlib.suppress(OSError):
+        conn.sendall(b"exit %d\n" % code)
     os._exit(code)
 
 

@@ -136,7 +136,7 @@ class LifecycleBase:
         cid, host = record.id, record.host
         # Written first: if this process dies midway the next command sees "setup" and undoes it.
         record = dataclasses.replace(record, resources={**record.resources, "setup": "1"})
-        self.store.write(record)
+        self.store.write(record, durable=False)
         with contextlib.ExitStack() as undo:
             undo.callback(self._teardown, record)
             netns_path: str | None = None
@@ -175,7 +175,7 @@ class LifecycleBase:
                 )
                 resources["proxy"] = handle.text()
                 record = dataclasses.replace(record, resources=resources)
-                self.store.write(record)
+                self.store.write(record, durable=False)
             spec = TaskSpec(
                 bundle=self.bundle_dir(cid),
                 log_path=self.log_path(cid),
@@ -210,7 +210,7 @@ class LifecycleBase:
                 ),
                 ip_address=ip,
             )
-            self.store.write(record)
+            self.store.write(record, durable=False)  # after a reboot it is not running anyway
             undo.pop_all()
         # Now that the record says running: the others list it, it lists whoever came since.
         hosts.sync(self.store, host.network, self.bundle_dir)
@@ -247,7 +247,7 @@ class LifecycleBase:
             self.store.reload(record) if self.store.container_dir(record.id).exists() else None
         )
         if current is not None:
-            self.store.write(dataclasses.replace(current, resources=resources))
+            self.store.write(dataclasses.replace(current, resources=resources), durable=False)
 
     def _delete_task_and_root(self, cid: str, remove: bool) -> None:
         self.tasks.delete(cid)

@@ -181,7 +181,7 @@ class Engine(LifecycleBase):
                 status = self.tasks.wait(record.id, None)
                 assert status is not None
                 record = self._finish_locked(record, status)
-            self.store.write(record.with_state(status="removing"))
+            self.store.write(record.with_state(status="removing"), durable=False)
             self._teardown(record, remove=True)
             self.store.remove(record.id)
         self._event("destroy", record)

@@ -78,7 +78,7 @@ class ShimTasks:
             client.resize(*spec.console_size)
         if spec.start and not at_once:
             return client.start()
-        return int(client.state().get("pid") or 0)
+        return client.task_pid
 
     def start(self, container_id: str) -> int:
         return self._client(container_id).start()

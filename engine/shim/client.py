@@ -58,6 +58,7 @@ class ShimClient:
         self.timeout = timeout
         self._sock: socket.socket | None = None
         self._file: Any = None
+        self.task_pid = 0  # the init process, once `create` has answered
 
     def __repr__(self) -> str:
         return f"<ShimClient {self.id or '?'} {self.path} {'open' if self._sock else 'idle'}>"
@@ -128,7 +129,8 @@ class ShimClient:
 
     def create(self, *, stdin: bool = False, start: bool = False) -> int:
         """Create the task; with start=True also start it (one `runc run --detach`)."""
-        return int(self.call("create", stdin=stdin, start=start)["pid"])
+        self.task_pid = int(self.call("create", stdin=stdin, start=start)["pid"])
+        return self.task_pid
 
     def start(self, exec_id: str = "") -> int:
         return int(self.call("start", exec_id=exec_id)["pid"])
