@@ -112,6 +112,12 @@ TerminalGuard = Callable[[Callable[[int, int], None]], AbstractContextManager[No
 class Tasks(Protocol):
     """The per-container shims and the runtime behind them."""
 
+    def prepare(self, container_id: str, spec: TaskSpec) -> None:
+        """Start the shim ahead of `create`, while the caller sets up the rest (the bundle's
+        config.json must exist, not be final). Optional: `create` starts one if need be, and
+        removing the task stops one that was never used."""
+        ...
+
     def create(self, container_id: str, spec: TaskSpec) -> int:
         """Start a shim and create the task (and start it with `spec.start`); the init pid."""
         ...

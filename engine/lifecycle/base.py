@@ -141,9 +141,21 @@ class LifecycleBase:
             undo.callback(self._teardown, record)
             netns_path: str | None = None
             ip = ""
-            # The root (an overlay mount) and the network (namespace, veth, lease) do not
-            # depend on each other: they are made side by side.
-            with Background(self.images.prepare_rootfs, cid, record.config.image_id) as root:
+            spec = TaskSpec(
+                bundle=self.bundle_dir(cid),
+                log_path=self.log_path(cid),
+                runtime=host.runtime,
+                tty=record.config.tty,
+                stdin=record.config.open_stdin,
+                exit_command=self.exit_command(cid),
+                console_size=console_size if record.config.tty else None,
+                log_max_size=host.log_max_size,
+                log_max_file=host.log_max_file,
+                start=True,
+            )
+            # The root and the shim (an overlay mount, a fork of the zygote) on one side, the
+            # network (namespace, veth, lease) on the other: they do not depend on each other.
+            with Background(self._prepare_root_and_shim, record, spec) as root:
                 if host.network not in ("none", "host"):
                     attachment = self.networks.connect(host.network, cid, record.name)
                     netns_path, ip = attachment.netns_path, attachment.ip
@@ -176,18 +188,6 @@ class LifecycleBase:
                 resources["proxy"] = handle.text()
                 record = dataclasses.replace(record, resources=resources)
                 self.store.write(record, durable=False)
-            spec = TaskSpec(
-                bundle=self.bundle_dir(cid),
-                log_path=self.log_path(cid),
-                runtime=host.runtime,
-                tty=record.config.tty,
-                stdin=record.config.open_stdin,
-                exit_command=self.exit_command(cid),
-                console_size=console_size if record.config.tty else None,
-                log_max_size=host.log_max_size,
-                log_max_file=host.log_max_file,
-                start=True,
-            )
             try:
                 pid = self.tasks.create(cid, spec)
             except EngineError as exc:
@@ -248,6 +248,17 @@ class LifecycleBase:
         )
         if current is not None:
             self.store.write(dataclasses.replace(current, resources=resources), durable=False)
+
+    def _prepare_root_and_shim(self, record: ContainerRecord, spec: TaskSpec) -> Path:
+        """The container's root, then its shim, started early. A shim checks its bundle's
+        config.json when it starts; a first start has none yet, so a provisional one (without
+        the network, rewritten before the task is created) comes first."""
+        root = self.images.prepare_rootfs(record.id, record.config.image_id)
+        if not (spec.bundle / "config.json").exists():
+            spec.bundle.mkdir(parents=True, exist_ok=True)
+            bundle.write(record, spec.bundle, root, None)
+        self.tasks.prepare(record.id, spec)
+        return root
 
     def _delete_task_and_root(self, cid: str, remove: bool) -> None:
         self.tasks.delete(cid)

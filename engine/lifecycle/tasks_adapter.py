@@ -23,13 +23,14 @@ from engine.shim.config import ShimConfig
 from engine.shim.discovery import cleanup_dead, probe
 from engine.shim.errors import (
     DeadlineExceededError,
+    ShimError,
     ShimUnavailableError,
     TaskConflictError,
     TaskNotFoundError,
 )
 from engine.shim.exitfile import read_exit
 from engine.shim.paths import Layout
-from engine.shim.spawn import create_task
+from engine.shim.spawn import create_task, spawn
 
 
 def _seconds(ns: int | None) -> float:
@@ -42,6 +43,7 @@ class ShimTasks:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self._clients: dict[str, ShimClient] = {}
+        self._spawned: dict[str, ShimClient] = {}  # shims started by `prepare`, no task yet
 
     def __repr__(self) -> str:
         return f"ShimTasks(run={str(self.config.run)!r})"
@@ -57,9 +59,9 @@ class ShimTasks:
             self._clients[container_id] = client
         return client
 
-    def create(self, container_id: str, spec: TaskSpec) -> int:
+    def _shim_config(self, container_id: str, spec: TaskSpec) -> ShimConfig:
         entry = self.config.runtime(spec.runtime)
-        shim_config = ShimConfig(
+        return ShimConfig(
             id=container_id,
             bundle=str(spec.bundle),
             run_root=str(self.config.run),
@@ -70,9 +72,25 @@ class ShimTasks:
             log_max_size=spec.log_max_size,
             log_max_file=spec.log_max_file,
         )
+
+    def prepare(self, container_id: str, spec: TaskSpec) -> None:
+        self._spawned[container_id] = spawn(self._shim_config(container_id, spec))
+
+    def create(self, container_id: str, spec: TaskSpec) -> int:
         # A terminal is sized between create and start, so it cannot take the one-step path.
         at_once = spec.start and not spec.console_size
-        client = create_task(shim_config, stdin=spec.stdin, start=at_once)
+        spawned = self._spawned.pop(container_id, None)
+        if spawned is None:
+            config = self._shim_config(container_id, spec)
+            client = create_task(config, stdin=spec.stdin, start=at_once)
+        else:
+            client = spawned
+            try:
+                client.create(stdin=spec.stdin, start=at_once)
+            except BaseException:
+                with contextlib.suppress(ShimError):
+                    client.shutdown(now=True)  # as create_task leaves nothing behind
+                raise
         self._clients[container_id] = client
         if spec.console_size:
             client.resize(*spec.console_size)
@@ -242,7 +260,11 @@ class ShimTasks:
 
     def delete(self, container_id: str) -> None:
         layout = self.layout(container_id)
-        client = self._clients.pop(container_id, None) or ShimClient.for_layout(layout)
+        client = (
+            self._clients.pop(container_id, None)
+            or self._spawned.pop(container_id, None)
+            or ShimClient.for_layout(layout)
+        )
         if not os.path.isdir(layout.state_dir):
             return
         if not probe(layout):

@@ -84,6 +84,11 @@ class FakeTasks:
         self.ignore_term = False
         self.stdin: list[bytes] = []
         self.sizes: list[tuple[int, int]] = []
+        self.prepared: list[str] = []
+
+    def prepare(self, container_id: str, spec: TaskSpec) -> None:
+        assert spec.bundle.joinpath("config.json").exists(), "a shim checks its bundle first"
+        self.prepared.append(container_id)
 
     def create(self, container_id: str, spec: TaskSpec) -> int:
         self.tasks[container_id] = FakeTask(spec)
