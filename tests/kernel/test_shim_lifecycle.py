@@ -334,7 +334,12 @@ def test_shutdown_now_kills_a_live_task(box):
 def test_exit_command_runs_once_the_exit_is_on_disk(box):
     marker = box.base / "exited"
     exit_file = box.layout("pyt-exitcmd").exit_file
-    command = ("/bin/sh", "-c", f'cat "$1" > {marker}.tmp && mv {marker}.tmp {marker}', "sh")
+    # it also notes its niceness (field 19 of its stat), a moment after it started
+    script = (
+        f'cat "$1" > {marker}.tmp && sleep 0.1 && cut -d" " -f19 /proc/$$/stat > {marker}.nice'
+        f" && mv {marker}.tmp {marker}"
+    )
+    command = ("/bin/sh", "-c", script, "sh")
     client = box.create(
         "pyt-exitcmd", ("sh", "-c", "exit 5"), config={"exit_command": (*command, exit_file)}
     )
@@ -343,6 +348,8 @@ def test_exit_command_runs_once_the_exit_is_on_disk(box):
     assert wait_for(marker.exists, timeout=20)
     # It read the exit record: the record was written before the command started.
     assert json.loads(marker.read_text())["exit_status"] == 5
+    # bookkeeping: niced, so it does not compete with the engine command handling the exit
+    assert Path(f"{marker}.nice").read_text().strip() == "10"
     remove_task(client)
 
 
