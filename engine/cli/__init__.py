@@ -5,8 +5,6 @@ hands the command to a warm fork server when one runs (see engine/cli/forkserver
 anything heavy is imported. `main` runs a command in this process.
 """
 
-from __future__ import annotations
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run one `pyengine` command in this process; returns its exit code."""

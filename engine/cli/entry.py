@@ -10,8 +10,6 @@ why it is not a daemon.
 `PYENGINE_FORKSERVER=0` runs every command in its own process, starting no server.
 """
 
-from __future__ import annotations
-
 import _signal  # type: ignore[import-not-found]
 import _socket
 import os

@@ -133,13 +133,22 @@ class Server:
                 return
             if req is None:
                 return  # a probe
-            if tree_fingerprint(code_folders()) != self.code:
-                conn.sendall(handover.STALE + b"\n")
-                self.retire()
-                return
+            # The code check (about 1 ms of stats) runs while the worker sets itself up; the
+            # worker runs nothing of the command before the gate opens.
+            gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
             pid = os.fork()
             if pid == 0:
-                _become(req, fds, conn, self)
+                os.close(gate_w)
+                _become(req, fds, conn, self, gate_r)
+            os.close(gate_r)
+            with open(gate_w, "wb", buffering=0) as gate:
+                if tree_fingerprint(code_folders()) != self.code:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    conn.sendall(handover.STALE + b"\n")
+                    self.retire()
+                    return
+                gate.write(b"1")
             pidfd = os.pidfd_open(pid)
             self.workers[pidfd] = (pid, conn)
             self.poll.register(pidfd, select.POLLIN)
@@ -200,8 +209,11 @@ def _receive(conn: socket.socket) -> tuple[handover.Request | None, list[int]]:
     return handover.decode(bytes(body)), fds
 
 
-def _become(req: handover.Request, fds: list[int], conn: socket.socket, server: Server) -> NoReturn:
-    """In the forked worker: turn into the client's command, run it, exit with its code."""
+def _become(
+    req: handover.Request, fds: list[int], conn: socket.socket, server: Server, gate: int
+) -> NoReturn:
+    """In the forked worker: turn into the client's command, run it once the server opens the
+    gate (its code is current), exit with its code."""
     code = 1
     try:
         for pidfd, (_pid, other) in server.workers.items():
@@ -228,6 +240,9 @@ def _become(req: handover.Request, fds: list[int], conn: socket.socket, server: 
             comm.write(" ".join(["pyengine", *req.argv[:1]])[:15])
         _reopen_stdio()
         threading.Thread(target=_follow_client, args=(conn,), daemon=True).start()
+        if os.read(gate, 1) != b"1":
+            os._exit(1)  # stale code: the server answers for us
+        os.close(gate)
         from engine.cli.app import main  # noqa: PLC0415 - preloaded: a lookup
 
         code = main(req.argv)

@@ -6,8 +6,6 @@ arguments, the arguments, then the environment as KEY=VALUE. Strings travel as f
 bytes (os.fsencode), so arguments that are not UTF-8 arrive unchanged.
 """
 
-from __future__ import annotations
-
 import os
 
 VERSION = b"pyengine-handover-1"

@@ -76,7 +76,8 @@ class ContainerStore:
                     "to be able to reuse that name."
                 )
         self.container_dir(record.id).mkdir(parents=True)
-        self.write(record)
+        # A --rm container is not meant to outlive its run, let alone a power loss.
+        self.write(record, durable=not record.host.auto_remove)
 
     def write(self, record: ContainerRecord, *, durable: bool = True) -> None:
         """Replace a record atomically (a killed writer leaves the old one or the new one).

@@ -280,7 +280,7 @@ class LifecycleBase:
             oom_killed=status.oom_killed,
             ports=(),
         )
-        self.store.write(record)
+        self.store.write(record, durable=not record.host.auto_remove)  # --rm: gone next
         self._teardown(record)
         if status.oom_killed:
             self._event("oom", record)

@@ -352,13 +352,15 @@ class Task:
         code, at = self._pending_exit
         init.exit_status, init.exited_at = code, at
         self._persist(init)
-        run_exit_command(self.config.exit_command)
         waiters = init.set_exited(code, at)
         if self.oom_killed:
             self.publish("/tasks/oom", {})
         self.publish("/tasks/exit", _exit_result(init))
         for waiter in waiters:
             waiter(init)
+        # After the waiters (an attached run is among them, and handles the exit itself): the
+        # command is the fallback for when nobody watches, and it reads the record on disk.
+        run_exit_command(self.config.exit_command)
 
     def _persist(self, init: Process) -> None:
         if self.oom_killed:
