@@ -95,6 +95,20 @@ def test_working_directory_umask_and_environment_reach_the_worker(
     assert done.returncode == 0, done.stderr
     assert "relative" in engine.ok("images")
     engine.ok("rmi", "relative:1")
+    # the client's umask: the container's directory is made with mode 0777 less the umask
+    masked = subprocess.run(
+        [PYENGINE, "create", "--name", "masked", "busybox", "true"],
+        env=engine.env,
+        umask=0o077,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert masked.returncode == 0, masked.stderr
+    mode = (engine.root / "containers" / masked.stdout.strip()).stat().st_mode & 0o777
+    assert mode == 0o700, oct(mode)
+    engine.ok("rm", "masked")
     # another root in the environment is another engine: nothing of this one is listed there
     engine.ok("run", "-d", "--name", "mine", "busybox", "sleep", "100")
     other = tmp_path / "other-root"
