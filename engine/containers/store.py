@@ -75,9 +75,16 @@ class ContainerStore:
                     f'container "{other.id}". You have to remove (or rename) that container '
                     "to be able to reuse that name."
                 )
-        self.container_dir(record.id).mkdir(parents=True)
+        # Made aside and renamed into place: a process killed midway leaves no directory
+        # without a record (one that no listing shows and no `rm` can name). Under the store's
+        # lock no other creation is in progress, so any `.new-*` here is such a leftover.
+        for left in self.dir.glob(".new-*"):
+            shutil.rmtree(left, ignore_errors=True)
+        staging = self.dir / f".new-{record.id}"
+        staging.mkdir(parents=True)
         # A --rm container is not meant to outlive its run, let alone a power loss.
-        self.write(record, durable=not record.host.auto_remove)
+        self._write_in(staging, record, durable=not record.host.auto_remove)
+        os.rename(staging, self.container_dir(record.id))
 
     def write(self, record: ContainerRecord, *, durable: bool = True) -> None:
         """Replace a record atomically (a killed writer leaves the old one or the new one).
@@ -86,7 +93,11 @@ class ContainerStore:
         after a reboot (a start in progress, running, a removal in progress) skip it: the
         page cache already outlives any process, and `system boot` reconciles the rest.
         """
-        path = self.container_dir(record.id) / RECORD
+        self._write_in(self.container_dir(record.id), record, durable=durable)
+
+    @staticmethod
+    def _write_in(directory: Path, record: ContainerRecord, *, durable: bool) -> None:
+        path = directory / RECORD
         tmp = path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(to_json(record), f, separators=(",", ":"))

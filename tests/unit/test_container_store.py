@@ -118,3 +118,17 @@ def test_a_lock_taken_during_removal_does_not_bring_the_directory_back(
     assert seen == [False]
     assert not where.exists()
     assert [p.name for p in store.dir.iterdir()] == [".lock"]
+
+
+def test_a_creation_killed_midway_leaves_nothing_listed_and_is_swept(tmp_path: Path) -> None:
+    """The record is made in `.new-<id>` and renamed into place: a creator killed before the
+    rename leaves only that hidden directory, which no listing shows and the next add sweeps."""
+    store = ContainerStore(tmp_path)
+    left = store.dir / f".new-{'c' * 64}"
+    left.mkdir(parents=True)
+    (left / "record.tmp").write_text("{")  # what a kill during the write leaves
+    assert store.all() == []
+    with store.locked():
+        store.add(record("d" * 64, "next"))
+    assert sorted(p.name for p in store.dir.iterdir()) == [".lock", "d" * 64]
+    assert [r.name for r in store.all()] == ["next"]
