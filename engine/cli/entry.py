@@ -124,7 +124,7 @@ def spawn_server(run_root: str) -> None:
     Only where the engine has run before (the run root exists): `pyengine --help` on a fresh
     host starts nothing.
     """
-    if not os.path.isdir(run_root) or _answers(os.path.join(run_root, handover.SOCKET_NAME)):
+    if not os.path.isdir(run_root) or answers(os.path.join(run_root, handover.SOCKET_NAME)):
         return
     try:
         first = os.fork()
@@ -146,7 +146,8 @@ def spawn_server(run_root: str) -> None:
     os.waitpid(first, 0)
 
 
-def _answers(path: str) -> bool:
+def answers(path: str) -> bool:
+    """Whether something accepts connections on the unix socket `path`."""
     probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         probe.connect(path)

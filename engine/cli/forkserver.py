@@ -35,6 +35,7 @@ import traceback
 from typing import NoReturn
 
 from engine.cli import handover
+from engine.cli.entry import answers
 from engine.shim.fingerprint import tree_fingerprint
 
 # Modules every command may need, imported before the first fork so workers share them.
@@ -69,11 +70,8 @@ def main(argv: list[str]) -> int:
     try:
         listener.bind(path)
     except OSError:
-        with contextlib.suppress(OSError):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            with probe:
-                probe.connect(path)
-                return 0  # one serves already
+        if answers(path):
+            return 0  # one serves already
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         listener.bind(path)

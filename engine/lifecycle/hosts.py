@@ -22,6 +22,7 @@ from pathlib import Path
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
 from engine.flock import flocked
+from engine.shim import discovery
 
 # (ip, name, short id) of another container on the network.
 Peer = tuple[str, str, str]
@@ -77,15 +78,9 @@ def with_peers(text: str, network: str, peers: Sequence[Peer]) -> str:
 
 def pid_alive(pid: int) -> bool:
     """Whether the container's init is still there (not a zombie): a record says `running`
-    until someone looks, and a container whose exit nobody has handled yet has no name."""
-    if pid <= 0:
-        return True  # nothing to check: trust the record
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat.rpartition(b")")[2].split()[:1] not in ([b"Z"], [b"X"])
+    until someone looks, and a container whose exit nobody has handled yet has no name.
+    No pid to check: trust the record."""
+    return pid <= 0 or discovery.pid_alive(pid)
 
 
 def members(
