@@ -1,6 +1,27 @@
 """The seams between the serving loop and the per-protocol proxies."""
 
+from collections.abc import Callable
 from typing import Protocol
+
+
+class Timer(Protocol):
+    """A scheduled call that can be called off."""
+
+    def cancel(self) -> None:
+        """Do not run the call; harmless once it ran."""
+
+
+class Clock(Protocol):
+    """What the proxies need from an event loop besides I/O (which the Reactor owns).
+
+    asyncio's loops (uvloop's too) satisfy it as they are, and so does proxy.epoll_loop.
+    """
+
+    def time(self) -> float:
+        """Monotonic seconds."""
+
+    def call_later(self, delay: float, callback: Callable[[], object], /) -> Timer:
+        """Run `callback` once, `delay` seconds from now."""
 
 
 class Proxy(Protocol):

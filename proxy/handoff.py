@@ -53,11 +53,18 @@ def is_socket(fd: int) -> bool:
 # set: exec resets signal handlers, and a SIGINT sent in between would kill it with a non-zero
 # status. Falling back, -use-listen-fd goes first because Go-style parsing stops at the first
 # non-flag word; -mode last so it wins over an explicit one where parsing reaches it.
-WAITER_TRAP = f"trap 'echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
+# The wait reads the hub's connection as stdin, with no redirection of its own: dash runs a
+# trap only between commands or when a blocked read returns EINTR, so a signal that lands after
+# dash's last trap check and before read(2) blocks is not acted on until the hub speaks. A
+# redirection on the read put its dup syscalls inside that window, and a stop sent right after
+# readiness then hung in about one case in five under strace.
+WAITER_TRAP = (
+    f"trap 'echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\nexec <&{HUB_FD}\n"
+)
 WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
 WAITER_WAIT = f"""\
-read -r _ <&{HUB_FD}
-exec {HUB_FD}<&-
+read -r _
+exec </dev/null {HUB_FD}<&-
 exec {{python}} -m proxy -use-listen-fd "$@" -mode=standalone
 """
 

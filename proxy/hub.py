@@ -9,18 +9,16 @@ them as well. The hub leaves after `LINGER` seconds without ports.
 """
 
 import _socket
-import asyncio
 import os
-import signal
 import socket
 import struct
 from collections.abc import Callable
 
 from proxy import log
-from proxy.base import Proxy
+from proxy.base import Clock, Proxy, Timer
 from proxy.config import from_args
 from proxy.errors import ProxyError
-from proxy.loops import loop_factory
+from proxy.loops import run_until_stopped
 from proxy.pumps import PUMPS, PumpFactory
 from proxy.reactor import IN, Reactor
 from proxy.serve import new_proxy
@@ -45,16 +43,21 @@ class Hub:
     """Accepts invocations on the control socket and serves their ports in one reactor."""
 
     def __init__(
-        self, control: socket.socket, loop: asyncio.AbstractEventLoop, linger: float = LINGER
+        self,
+        control: socket.socket,
+        clock: Clock,
+        reactor: Reactor,
+        on_idle: Callable[[], None],
+        linger: float = LINGER,
     ) -> None:
         self._control = control
-        self._loop = loop
-        self._reactor = Reactor(loop)
+        self._clock = clock
+        self._reactor = reactor
+        self._on_idle = on_idle
         self._linger = linger
         self._pumps: dict[str, PumpFactory] = {}
         self.clients: dict[int, Client] = {}
-        self.done: asyncio.Future[None] = loop.create_future()
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: Timer | None = None
         self._warn = log.RateLimited()
 
     def start(self) -> None:
@@ -66,16 +69,15 @@ class Hub:
             self._release(client)
         self._reactor.forget(self._control.fileno())
         self._control.close()
-        self._reactor.close()
 
     def _arm_idle_timer(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        self._idle_timer = self._loop.call_later(self._linger, self._exit_if_idle)
+        self._idle_timer = self._clock.call_later(self._linger, self._exit_if_idle)
 
     def _exit_if_idle(self) -> None:
-        if not self.clients and not self.done.done():
-            self.done.set_result(None)
+        if not self.clients:
+            self._on_idle()
 
     def _on_accept(self, events: int) -> None:
         while True:
@@ -137,7 +139,7 @@ class Hub:
                 config.relay, PUMPS[config.relay]()
             )
             proxy = new_proxy(
-                config.mappings[0], listener, config, self._loop, self._reactor, pumps
+                config.mappings[0], listener, config, self._clock, self._reactor, pumps
             )
         except (ProxyError, OSError, IndexError) as e:
             return f"error {e}\n"
@@ -177,25 +179,15 @@ def _close_fds(fds: list[int]) -> None:
         os.close(fd)
 
 
-async def _run(control: socket.socket) -> None:
-    loop = asyncio.get_running_loop()
-    hub = Hub(control, loop)
-
-    def stop() -> None:
-        if not hub.done.done():
-            hub.done.set_result(None)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    hub.start()
-    await hub.done
-    hub.close()
-
-
 def serve_hub(raw_control: _socket.socket, loop_name: str) -> None:
     """Run the hub on its bound control socket until it has been idle for LINGER seconds."""
     log.setup()
     control = socket.socket(fileno=raw_control.detach())
     control.setblocking(False)
-    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
-        runner.run(_run(control))
+
+    def start(clock: Clock, reactor: Reactor, stop: Callable[[], None]) -> Callable[[], None]:
+        hub = Hub(control, clock, reactor, stop)
+        hub.start()
+        return hub.close
+
+    run_until_stopped(loop_name, start)

@@ -1,4 +1,7 @@
-"""Our own epoll set, which the event loop watches through a single descriptor.
+"""Our own epoll set: every socket's events, dispatched by descriptor.
+
+Our own loop (proxy.epoll_loop) waits on it directly; asyncio and uvloop watch it through its
+single descriptor (proxy.loops).
 
 Why not `loop.add_reader` per socket: uvloop implements it with libuv's uv_poll, which stops
 watching a descriptor for good as soon as the kernel flags an error on it (POLLERR). A TCP
@@ -12,7 +15,6 @@ spurious readiness (all sockets are non-blocking), because a descriptor closed a
 within one batch can receive its predecessor's event.
 """
 
-import asyncio
 import select
 from collections.abc import Callable
 
@@ -30,12 +32,10 @@ _errors = RateLimited()
 class Reactor:
     """fd -> (event mask, handler(events)); dispatched from one loop reader."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._epoll = select.epoll()
         self._masks: dict[int, int] = {}
         self._handlers: dict[int, Handler] = {}
-        loop.add_reader(self._epoll.fileno(), self._dispatch)
 
     def __len__(self) -> int:
         return len(self._masks)
@@ -76,9 +76,14 @@ class Reactor:
             except OSError:
                 pass  # already closed elsewhere: the kernel dropped it from the set
 
-    def _dispatch(self) -> None:
+    def fileno(self) -> int:
+        """The epoll descriptor, readable when any watched descriptor has an event."""
+        return self._epoll.fileno()
+
+    def dispatch(self, timeout: float = 0) -> None:
+        """Wait up to `timeout` seconds (-1: until an event) and run the handlers of what came."""
         handlers = self._handlers
-        for fd, events in self._epoll.poll(0, BATCH):
+        for fd, events in self._epoll.poll(timeout, BATCH):
             handler = handlers.get(fd)
             if handler is None:
                 continue
@@ -88,7 +93,6 @@ class Reactor:
                 _errors.warn("handler", f"event handler for fd {fd} failed: {e!r}")
 
     def close(self) -> None:
-        self._loop.remove_reader(self._epoll.fileno())
         self._epoll.close()
         self._masks.clear()
         self._handlers.clear()

@@ -5,12 +5,12 @@ TCP_NODELAY; a refused or failed dial closes the client normally (it reads EOF) 
 keeps serving. Unlike docker-proxy, running out of descriptors never stops the accept loop.
 """
 
-import asyncio
 import errno
 import os
 import socket
 from typing import Final
 
+from proxy.base import Clock
 from proxy.config import Endpoint
 from proxy.log import RateLimited, address_text
 from proxy.pumps import PumpFactory
@@ -30,7 +30,7 @@ class StreamProxy:
         self,
         listener: socket.socket,
         backend: Endpoint,
-        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
         reactor: Reactor,
         pumps: PumpFactory,
         *,
@@ -41,7 +41,7 @@ class StreamProxy:
         self._lfd = listener.fileno()
         self._backend = backend
         self._addr = (backend.ip, backend.port)
-        self._loop = loop
+        self._clock = clock
         self._pumps = pumps
         self._proto = proto
         self._ipproto = socket.IPPROTO_SCTP if proto == "sctp" else socket.IPPROTO_TCP
@@ -118,7 +118,7 @@ class StreamProxy:
             self._spare = _open_spare()
         if self._spare is None:
             self._pause_accepting()
-            self._loop.call_later(ACCEPT_PAUSE, self._resume_accepting)
+            self._clock.call_later(ACCEPT_PAUSE, self._resume_accepting)
 
     def _dial(self, client: socket.socket) -> None:
         backend = None

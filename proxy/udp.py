@@ -11,12 +11,12 @@ as an accident of its copy loop), IPv6 datagrams up to 65527 bytes pass whole (G
 at 65507), and running out of descriptors drops datagrams instead of ending the process.
 """
 
-import asyncio
 import errno
 import socket
 import struct
 from typing import Final
 
+from proxy.base import Clock, Timer
 from proxy.config import Endpoint
 from proxy.listen import IP_PKTINFO
 from proxy.log import RateLimited, address_text
@@ -61,7 +61,7 @@ class UDPProxy:
         self,
         listener: socket.socket,
         backend: Endpoint,
-        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
         reactor: Reactor,
         timeout: float = 90.0,
     ) -> None:
@@ -70,12 +70,12 @@ class UDPProxy:
         self._lfd = listener.fileno()
         self._backend = backend
         self._addr = (backend.ip, backend.port)
-        self._loop = loop
+        self._clock = clock
         self.timeout = timeout
         self.flows: dict[tuple[object, ...], Flow] = {}
         self._buf = bytearray(BUFSIZE)
         self._view = memoryview(self._buf)
-        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeper: Timer | None = None
         self._closed = False
         self._warn = RateLimited()
         self._front = address_text(listener.getsockname())
@@ -100,10 +100,10 @@ class UDPProxy:
 
     def _schedule_sweep(self) -> None:
         interval = min(max(self.timeout / 4, 0.05), 5.0)
-        self._sweeper = self._loop.call_later(interval, self._sweep)
+        self._sweeper = self._clock.call_later(interval, self._sweep)
 
     def _sweep(self) -> None:
-        deadline = self._loop.time() - self.timeout
+        deadline = self._clock.time() - self.timeout
         for flow in [f for f in self.flows.values() if f.last <= deadline]:
             self._drop(flow)
         self._schedule_sweep()
@@ -132,7 +132,7 @@ class UDPProxy:
                 flow = self._open_flow(client, ancdata)
                 if flow is None:
                     continue
-            flow.last = self._loop.time()
+            flow.last = self._clock.time()
             self._send_to_backend(flow, view[:n])
 
     def _open_flow(
@@ -186,7 +186,7 @@ class UDPProxy:
                 self._warn.warn("reply", f"udp/{self._backend}: recv: {e}")
                 self._drop(flow)
                 return
-            flow.last = self._loop.time()
+            flow.last = self._clock.time()
             try:
                 self._listener.sendmsg([view[:n]], flow.cmsg, 0, flow.client)
             except OSError as e:

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-LOOPS = ("uvloop", "asyncio")
+LOOPS = ("uvloop", "epoll", "asyncio")
 RELAYS = ("splice", "copy")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

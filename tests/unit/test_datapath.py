@@ -1,18 +1,44 @@
-"""The data path in-process: Relay, pumps and Reactor over socketpairs, on both loops."""
+"""The data path in-process: Relay, pumps and Reactor over socketpairs, on asyncio's loops.
+
+(Our own epoll loop runs the same Reactor; tests/unit/test_epoll_loop.py drives it.)
+"""
 
 import asyncio
 import os
 import socket
 import struct
+from collections.abc import Callable
 
 import pytest
+import uvloop
 
 from proxy.listen import IP_PKTINFO
-from proxy.loops import loop_factory
 from proxy.pumps import BULK_READ, COPY_CHUNK, PUMPS, AutoPump, PipePool
 from proxy.reactor import IN, Reactor
 from proxy.relay import DONE, Relay
 from proxy.udp import reply_cmsg
+
+ASYNCIO_LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "uvloop": uvloop.new_event_loop,
+    "asyncio": asyncio.new_event_loop,
+}
+
+
+@pytest.fixture(params=sorted(ASYNCIO_LOOPS))
+def asyncio_loop(request: pytest.FixtureRequest) -> Callable[[], asyncio.AbstractEventLoop]:
+    return ASYNCIO_LOOPS[str(request.param)]
+
+
+def _attached_reactor(loop: asyncio.AbstractEventLoop) -> Reactor:
+    """A Reactor watched by the loop, as proxy.loops attaches it."""
+    reactor = Reactor()
+    loop.add_reader(reactor.fileno(), reactor.dispatch)
+    return reactor
+
+
+def _detach(loop: asyncio.AbstractEventLoop, reactor: Reactor) -> None:
+    loop.remove_reader(reactor.fileno())
+    reactor.close()
 
 
 def _pair() -> tuple[socket.socket, socket.socket]:
@@ -34,10 +60,12 @@ async def _recv(sock: socket.socket, size: int) -> bytes:
 
 
 @pytest.mark.parametrize("pump", sorted(PUMPS))
-def test_relay_half_close_and_release(loop_name: str, pump: str) -> None:
+def test_relay_half_close_and_release(
+    asyncio_loop: Callable[[], asyncio.AbstractEventLoop], pump: str
+) -> None:
     async def body() -> None:
         loop = asyncio.get_running_loop()
-        reactor = Reactor(loop)
+        reactor = _attached_reactor(loop)
         client_far, client = _pair()
         backend, backend_far = _pair()
         closed: list[Relay] = []
@@ -63,11 +91,11 @@ def test_relay_half_close_and_release(loop_name: str, pump: str) -> None:
         assert client.fileno() == -1
         assert backend.fileno() == -1
         assert len(reactor) == 0  # nothing left registered
-        reactor.close()
+        _detach(loop, reactor)
         client_far.close()
         backend_far.close()
 
-    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
+    with asyncio.Runner(loop_factory=asyncio_loop) as runner:
         runner.run(body())
 
 
@@ -114,12 +142,14 @@ def test_pipe_pool_reuses_and_caps() -> None:
             os.fstat(p[0])
 
 
-def test_reactor_delivers_errors_and_forgets(loop_name: str) -> None:
+def test_reactor_delivers_errors_and_forgets(
+    asyncio_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
     """An error condition (POLLERR) still reaches the handler, on uvloop too."""
 
     async def body() -> None:
         loop = asyncio.get_running_loop()
-        reactor = Reactor(loop)
+        reactor = _attached_reactor(loop)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.setblocking(False)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -158,9 +188,9 @@ def test_reactor_delivers_errors_and_forgets(loop_name: str) -> None:
         reactor.forget(u.fileno())  # absence-tolerant
         assert len(reactor) == 0
         u.close()
-        reactor.close()
+        _detach(loop, reactor)
 
-    with asyncio.Runner(loop_factory=loop_factory(loop_name)) as runner:
+    with asyncio.Runner(loop_factory=asyncio_loop) as runner:
         runner.run(body())
 
 
