@@ -99,8 +99,9 @@ def render(
         f"option splice-auto), iperf3 {v['iperf3']}, wrk {v['wrk']}",
         f"- every cell is the median of {settings.rounds} round(s) (targets interleaved round "
         f"after round); in parentheses: the ratio to {BASELINE}; `-` = not applicable",
-        "- pyproxy = splice relay + uvloop, standalone (the default); -copy = `-relay copy`; "
-        "-asyncio = `-loop asyncio`; -shared = `PYPROXY_MODE=shared` (one invocation per port "
+        "- pyproxy = splice relay on our epoll loop, standalone (the default); -copy = "
+        "`-relay copy`; -auto = `-relay auto`; -uvloop = `-loop uvloop`; -asyncio = "
+        "`-loop asyncio`; -shared = `PYPROXY_MODE=shared` (one invocation per port "
         "and proto, as dockerd starts them, each handing its port to one hub process; the hub "
         "is counted with the invocations)",
         "",

@@ -55,12 +55,12 @@ class Target:
 
 
 ALL_TARGETS = (
-    Target("pyproxy", "pyproxy", "splice", "uvloop"),
-    Target("pyproxy-copy", "pyproxy", "copy", "uvloop"),
-    Target("pyproxy-auto", "pyproxy", "auto", "uvloop"),
+    Target("pyproxy", "pyproxy", "splice", "epoll"),
+    Target("pyproxy-copy", "pyproxy", "copy", "epoll"),
+    Target("pyproxy-auto", "pyproxy", "auto", "epoll"),
+    Target("pyproxy-uvloop", "pyproxy", "splice", "uvloop"),
     Target("pyproxy-asyncio", "pyproxy", "splice", "asyncio"),
-    Target("pyproxy-copy-asyncio", "pyproxy", "copy", "asyncio"),
-    Target("pyproxy-shared", "pyproxy", "splice", "uvloop", "shared"),
+    Target("pyproxy-shared", "pyproxy", "splice", "epoll", "shared"),
     Target("docker-proxy", "docker-proxy"),
     Target("socat", "socat"),
     Target("haproxy", "haproxy"),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     Proto = Literal["tcp", "udp", "sctp"]
 
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
-LOOP_NAMES = ("uvloop", "epoll", "asyncio")
+LOOP_NAMES = ("epoll", "uvloop", "asyncio")
 # auto: shared when a parent waits on fd 3 (dockerd, our engine), standalone in a terminal.
 MODE_NAMES = ("auto", "standalone", "shared")
 RELAY_NAMES = ("splice", "copy", "auto")
@@ -42,9 +42,7 @@ FLAGS = (
         "extra mapping HOSTIP:HOSTPORT[-END]:CONTAINERIP:PORT[-END][/PROTO], repeatable "
         "(IPv6 in brackets)",
     ),
-    flags.Flag(
-        "loop", "string", "uvloop", "event loop: uvloop, epoll (our own, lighter) or asyncio"
-    ),
+    flags.Flag("loop", "string", "epoll", "event loop: epoll (our own), uvloop or asyncio"),
     flags.Flag("relay", "string", "splice", "TCP relay: splice (zero-copy) or copy"),
     flags.Flag("udp-timeout", "duration", DEFAULT_UDP_TIMEOUT, "UDP flow idle timeout"),
     flags.Flag(

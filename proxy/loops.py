@@ -5,6 +5,7 @@ descriptor as one reader. The heavy imports happen here, after the proxy reporte
 only for the loop chosen: the epoll loop imports neither asyncio nor uvloop.
 """
 
+import gc
 from collections.abc import Callable
 
 from proxy.base import Clock
@@ -15,8 +16,27 @@ from proxy.reactor import Reactor
 Start = Callable[[Clock, Reactor, Callable[[], None]], Callable[[], None]]
 
 
+# Container allocations between young-generation collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def quiet_collector() -> None:
+    """Keep the cyclic collector off the per-connection path.
+
+    Connections and flows are freed by refcount (the relay keeps no reference cycle, a unit
+    test checks it), yet each allocates a dozen objects: at the default threshold a young
+    collection ran every ~60 new connections and cost about 3% of the CPU under connection
+    churn. What was built at start-up is frozen out of every collection; cycles, should any
+    form, are still collected, only later.
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def run_until_stopped(loop_name: str, start: Start) -> None:
     """Serve on the named loop until SIGINT, SIGTERM or `stop`, then close."""
+    quiet_collector()
     reactor = Reactor()
     try:
         if loop_name == "epoll":

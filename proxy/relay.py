@@ -88,10 +88,10 @@ class Relay:
     """
 
     __slots__ = (
-        "_handlers",
         "_masks",
         "_on_closed",
         "_reactor",
+        "_sides",
         "closed",
         "connected",
         "directions",
@@ -120,11 +120,10 @@ class Relay:
         self.half_close = half_close
         self.closed = False
         self._masks = [0, 0]
-        self._handlers = (self._on_client_event, self._on_backend_event)
-        self.directions = (
-            Direction(CLIENT, BACKEND, pumps(client, backend)),
-            Direction(BACKEND, CLIENT, pumps(backend, client)),
-        )
+        up = Direction(CLIENT, BACKEND, pumps(client, backend))
+        down = Direction(BACKEND, CLIENT, pumps(backend, client))
+        self.directions = (up, down)
+        self._sides = ((up, down), (down, up))  # per side: (reads from it, writes to it)
 
     def start(self) -> None:
         self._update_masks()
@@ -138,19 +137,23 @@ class Relay:
     def _on_event(self, side: int, events: int) -> None:
         if side == BACKEND and not self.connected and not self._check_connect(events):
             return
+        # The direction reading from this side, then the one writing to it.
+        reader, writer = self._sides[side]
         try:
             changed = False
-            for d in self.directions:
-                state = d.state
-                if state == READING and d.src == side and events & READABLE:
-                    d.read()
-                elif state == WRITING and d.dst == side and events & WRITABLE:
-                    d.write()
-                else:
-                    continue
-                if d.state != state:
+            if reader.state == READING and events & READABLE:
+                reader.read()
+                if reader.state != READING:
                     changed = True
-                    if d.state == DONE:
+                    if reader.state == DONE:
+                        self._direction_done()
+                        if self.closed:
+                            return
+            if writer.state == WRITING and events & WRITABLE:
+                writer.write()
+                if writer.state != WRITING:
+                    changed = True
+                    if writer.state == DONE:
                         self._direction_done()
                         if self.closed:
                             return
@@ -196,7 +199,11 @@ class Relay:
                     mask |= OUT
             if mask != self._masks[side]:
                 self._masks[side] = mask
-                self._reactor.watch(self.socks[side].fileno(), mask, self._handlers[side])
+                # A fresh bound method each time rather than one kept on self: kept, it would
+                # make a reference cycle, and a closed relay must be freed by refcount alone
+                # (proxy.loops keeps the cyclic collector out of the hot path).
+                handler = self._on_client_event if side == CLIENT else self._on_backend_event
+                self._reactor.watch(self.socks[side].fileno(), mask, handler)
 
     def close(self) -> None:
         """Drop both directions and close both sockets; idempotent."""

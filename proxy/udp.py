@@ -79,12 +79,15 @@ class UDPProxy:
         self._closed = False
         self._warn = RateLimited()
         self._front = address_text(listener.getsockname())
+        # Bound to one address, the listener replies from it by itself: no pktinfo needed.
+        self._wildcard = listener.getsockname()[0] in ("0.0.0.0", "::")
 
     def __repr__(self) -> str:
         return f"<UDPProxy {self._front} -> {self._backend} flows={len(self.flows)}>"
 
     def start(self) -> None:
-        self._reactor.watch(self._lfd, IN, self._on_datagram)
+        receive = self._on_datagram if self._wildcard else self._on_datagram_bound
+        self._reactor.watch(self._lfd, IN, receive)
         self._schedule_sweep()
 
     def close(self) -> None:
@@ -114,7 +117,9 @@ class UDPProxy:
         flow.sock.close()
 
     def _on_datagram(self, events: int) -> None:
+        """Datagrams on a wildcard bind: each brings the address the client sent to."""
         view = self._view
+        now = self._clock.time()  # once per batch: the idle timeout needs no finer clock
         for _ in range(BATCH):
             try:
                 n, ancdata, flags, client = self._listener.recvmsg_into([view], ANCILLARY_SIZE)
@@ -132,8 +137,39 @@ class UDPProxy:
                 flow = self._open_flow(client, ancdata)
                 if flow is None:
                     continue
-            flow.last = self._clock.time()
-            self._send_to_backend(flow, view[:n])
+            flow.last = now
+            data = view[:n]
+            try:
+                flow.sock.send(data)
+            except OSError as e:
+                self._send_failed(flow, data, e)
+
+    def _on_datagram_bound(self, events: int) -> None:
+        """Datagrams on a one-address bind: plain recvfrom, no ancillary data to parse.
+
+        BUFSIZE exceeds any UDP payload, so nothing can be truncated here.
+        """
+        view = self._view
+        now = self._clock.time()
+        for _ in range(BATCH):
+            try:
+                n, client = self._listener.recvfrom_into(view)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                self._warn.warn("recv", f"udp/{self._front}: recvfrom: {e}")
+                return
+            flow = self.flows.get(client)
+            if flow is None:
+                flow = self._open_flow(client, [])
+                if flow is None:
+                    continue
+            flow.last = now
+            data = view[:n]
+            try:
+                flow.sock.send(data)
+            except OSError as e:
+                self._send_failed(flow, data, e)
 
     def _open_flow(
         self, client: tuple[object, ...], ancdata: list[tuple[int, int, bytes]]
@@ -156,25 +192,27 @@ class UDPProxy:
         self._reactor.watch(flow.fd, IN, lambda events: self._on_reply(flow))
         return flow
 
-    def _send_to_backend(self, flow: Flow, data: memoryview) -> None:
-        for _attempt in range(2):
+    def _send_failed(self, flow: Flow, data: memoryview, error: OSError) -> None:
+        """The uncommon end of a send to the backend."""
+        if isinstance(error, ConnectionRefusedError):
+            # A stale ICMP port-unreachable from an earlier datagram is reported here, not
+            # about this one: send again once, as docker-proxy v29.5 does.
             try:
                 flow.sock.send(data)
                 return
-            except ConnectionRefusedError:
-                # A stale ICMP port-unreachable from an earlier datagram is reported here, not
-                # about this one: send again once, as docker-proxy v29.5 does.
-                continue
-            except BlockingIOError:
-                break  # the socket buffer is full: UDP may drop, and so do we
-            except OSError as e:
-                self._warn.warn("send", f"Can't proxy a datagram to udp/{self._backend}: {e}")
+            except (ConnectionRefusedError, BlockingIOError):
                 return
+            except OSError as e:
+                error = e
+        elif isinstance(error, BlockingIOError):
+            return  # the socket buffer is full: UDP may drop, and so do we
+        self._warn.warn("send", f"Can't proxy a datagram to udp/{self._backend}: {error}")
 
     def _on_reply(self, flow: Flow) -> None:
         if flow.sock.fileno() < 0:
             return  # dropped earlier in this batch
         view = self._view
+        now = self._clock.time()
         for _ in range(BATCH):
             try:
                 n = flow.sock.recv_into(view)
@@ -186,9 +224,12 @@ class UDPProxy:
                 self._warn.warn("reply", f"udp/{self._backend}: recv: {e}")
                 self._drop(flow)
                 return
-            flow.last = self._clock.time()
+            flow.last = now
             try:
-                self._listener.sendmsg([view[:n]], flow.cmsg, 0, flow.client)
+                if flow.cmsg:
+                    self._listener.sendmsg([view[:n]], flow.cmsg, 0, flow.client)
+                else:
+                    self._listener.sendto(view[:n], flow.client)
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.ENOBUFS):
                     self._warn.warn("sendmsg", f"udp reply to {flow.client}: {e}")

@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-LOOPS = ("uvloop", "epoll", "asyncio")
+LOOPS = ("epoll", "uvloop", "asyncio")
 RELAYS = ("splice", "copy")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -4,6 +4,7 @@
 """
 
 import asyncio
+import gc
 import os
 import socket
 import struct
@@ -208,3 +209,28 @@ def test_reply_cmsg_ipv4_and_ipv6() -> None:
         (socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, v6)
     ]
     assert reply_cmsg([]) == []
+
+
+def test_a_closed_relay_is_freed_by_refcount_alone() -> None:
+    """proxy.loops keeps the cyclic collector off the hot path: a relay must hold no cycle."""
+    reactor = Reactor()
+    client_far, client = _pair()
+    backend, backend_far = _pair()
+    gc.collect()
+    gc.disable()
+    try:
+        closes: list[int] = []  # as StreamProxy's callback, it must not keep the relay
+        relay = Relay(reactor, client, backend, PUMPS["splice"](), lambda r: closes.append(1))
+        relay.start()
+        client_far.sendall(b"x")
+        reactor.dispatch(1.0)  # one event through the handlers, so they are built and called
+        assert backend_far.recv(1) == b"x"
+        relay.close()
+        assert closes == [1]
+        del relay
+        assert gc.collect() == 0  # nothing was left for the collector to find
+    finally:
+        gc.enable()
+        reactor.close()
+        client_far.close()
+        backend_far.close()
