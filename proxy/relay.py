@@ -14,6 +14,7 @@ Backpressure is the state itself: a direction that cannot write stops reading. T
 both directions' states into one epoll mask per socket.
 """
 
+import _socket
 import socket
 from collections.abc import Callable
 
@@ -103,8 +104,8 @@ class Relay:
     def __init__(
         self,
         reactor: Reactor,
-        client: socket.socket,
-        backend: socket.socket,
+        client: _socket.socket,
+        backend: _socket.socket,
         pumps: PumpFactory,
         on_closed: Callable[["Relay"], None],
         *,
