@@ -99,8 +99,8 @@ def render(
         f"option splice-auto), iperf3 {v['iperf3']}, wrk {v['wrk']}",
         f"- every cell is the median of {settings.rounds} round(s) (targets interleaved round "
         f"after round); in parentheses: the ratio to {BASELINE}; `-` = not applicable",
-        "- pyproxy = splice relay on our epoll loop, standalone (the default); -copy = "
-        "`-relay copy`; -auto = `-relay auto`; -uvloop = `-loop uvloop`; -asyncio = "
+        "- pyproxy = auto relay on our epoll loop, standalone (the default); -splice = "
+        "`-relay splice`; -copy = `-relay copy`; -uvloop = `-loop uvloop`; -asyncio = "
         "`-loop asyncio`; -shared = `PYPROXY_MODE=shared` (one invocation per port "
         "and proto, as dockerd starts them, each handing its port to one hub process; the hub "
         "is counted with the invocations)",

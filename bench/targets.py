@@ -55,18 +55,18 @@ class Target:
 
 
 ALL_TARGETS = (
-    Target("pyproxy", "pyproxy", "splice", "epoll"),
+    Target("pyproxy", "pyproxy", "auto", "epoll"),
+    Target("pyproxy-splice", "pyproxy", "splice", "epoll"),
     Target("pyproxy-copy", "pyproxy", "copy", "epoll"),
-    Target("pyproxy-auto", "pyproxy", "auto", "epoll"),
-    Target("pyproxy-uvloop", "pyproxy", "splice", "uvloop"),
-    Target("pyproxy-asyncio", "pyproxy", "splice", "asyncio"),
-    Target("pyproxy-shared", "pyproxy", "splice", "epoll", "shared"),
+    Target("pyproxy-uvloop", "pyproxy", "auto", "uvloop"),
+    Target("pyproxy-asyncio", "pyproxy", "auto", "asyncio"),
+    Target("pyproxy-shared", "pyproxy", "auto", "epoll", "shared"),
     Target("docker-proxy", "docker-proxy"),
     Target("socat", "socat"),
     Target("haproxy", "haproxy"),
     Target("direct", "direct"),
 )
-QUICK_TARGETS = ("pyproxy", "pyproxy-copy", "docker-proxy", "socat", "haproxy", "direct")
+QUICK_TARGETS = ("pyproxy", "pyproxy-splice", "docker-proxy", "socat", "haproxy", "direct")
 BASELINE = "docker-proxy"
 
 

@@ -23,7 +23,7 @@ PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 LOOP_NAMES = ("epoll", "uvloop", "asyncio")
 # auto: shared when a parent waits on fd 3 (dockerd, our engine), standalone in a terminal.
 MODE_NAMES = ("auto", "standalone", "shared")
-RELAY_NAMES = ("splice", "copy", "auto")
+RELAY_NAMES = ("auto", "splice", "copy")
 DEFAULT_UDP_TIMEOUT = 90.0
 
 FLAGS = (
@@ -43,7 +43,12 @@ FLAGS = (
         "(IPv6 in brackets)",
     ),
     flags.Flag("loop", "string", "epoll", "event loop: epoll (our own), uvloop or asyncio"),
-    flags.Flag("relay", "string", "splice", "TCP relay: splice (zero-copy) or copy"),
+    flags.Flag(
+        "relay",
+        "string",
+        "auto",
+        "TCP relay: auto (copy small messages, splice bulk flows), splice (zero-copy) or copy",
+    ),
     flags.Flag("udp-timeout", "duration", DEFAULT_UDP_TIMEOUT, "UDP flow idle timeout"),
     flags.Flag(
         "mode",

@@ -53,18 +53,25 @@ def is_socket(fd: int) -> bool:
 # set: exec resets signal handlers, and a SIGINT sent in between would kill it with a non-zero
 # status. Falling back, -use-listen-fd goes first because Go-style parsing stops at the first
 # non-flag word; -mode last so it wins over an explicit one where parsing reaches it.
-# The wait reads the hub's connection as stdin, with no redirection of its own: dash runs a
-# trap only between commands or when a blocked read returns EINTR, so a signal that lands after
-# dash's last trap check and before read(2) blocks is not acted on until the hub speaks. A
-# redirection on the read put its dup syscalls inside that window, and a stop sent right after
-# readiness then hung in about one case in five under strace.
+# The wait must be race-free. dash runs a trap only between commands or when a blocking call
+# returns EINTR, and its `read` checks for a caught signal before read(2) starts to block: a
+# stop that lands in between waited for the hub to speak, which it never does (a stop right
+# after readiness hung one time in twenty). dash's `wait` blocks in sigsuspend, which has no
+# such window, so a child reads the hub's connection (EOF: the hub died) and the shell waits
+# for it. The trap ends that reader before it asks the hub to stop, so that the reader cannot
+# take the hub's answer. With SIGKILL: a fresh child still runs the shell's own handlers until
+# it resets them, and a SIGTERM landing then was swallowed (the trap's `wait` hung). A stop can
+# also come before the reader exists: `$!` is empty then, and must not reach `kill`, whose
+# usage error aborts the rest of the trap in dash.
 WAITER_TRAP = (
-    f"trap 'echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\nexec <&{HUB_FD}\n"
+    "trap '[ -z \"$!\" ] || { kill -9 $! 2>/dev/null; wait $! 2>/dev/null; }; "
+    f"echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
 )
 WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
 WAITER_WAIT = f"""\
-read -r _
-exec </dev/null {HUB_FD}<&-
+read -r _ <&{HUB_FD} &
+wait $!
+exec {HUB_FD}<&-
 exec {{python}} -m proxy -use-listen-fd "$@" -mode=standalone
 """
 

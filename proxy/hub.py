@@ -4,8 +4,11 @@ Each invocation keeps one unix connection to the hub (see proxy.handoff). Each `
 message brings one listener (SCM_RIGHTS) and its mapping as pyproxy flags (an invocation with
 several -map flags sends one per mapping); the hub answers `ok` once it serves the port.
 `stop` closes the ports and their connections before the answer, so dockerd can bind them
-again as soon as the stand-in exits; EOF on the connection (the stand-in was killed) closes
-them as well. The hub leaves after `LINGER` seconds without ports.
+again as soon as the stand-in exits. The stand-in's death closes them as well: the hub holds
+a pidfd for the process at the other end (SO_PEERCRED) and watches it, because the
+connection alone may outlive a stand-in killed with SIGKILL (its reader child holds a copy,
+see proxy.handoff); EOF on the connection does too. The hub leaves after `LINGER` seconds
+without ports.
 """
 
 import _socket
@@ -31,10 +34,11 @@ _UCRED = struct.Struct("3i")
 class Client:
     """One invocation's connection and the ports it handed over (one per mapping)."""
 
-    __slots__ = ("buffer", "conn", "proxies")
+    __slots__ = ("buffer", "conn", "pidfd", "proxies")
 
-    def __init__(self, conn: socket.socket) -> None:
+    def __init__(self, conn: socket.socket, pidfd: int) -> None:
         self.conn = conn
+        self.pidfd = pidfd  # readable once the invocation's process has exited
         self.buffer = b""
         self.proxies: list[Proxy] = []
 
@@ -66,7 +70,7 @@ class Hub:
 
     def close(self) -> None:
         for client in list(self.clients.values()):
-            self._release(client)
+            self.release(client)
         self._reactor.forget(self._control.fileno())
         self._control.close()
 
@@ -88,16 +92,23 @@ class Hub:
             except OSError as e:
                 self._warn.warn("accept", f"hub: accept: {e}")
                 return
-            _pid, uid, _gid = _UCRED.unpack(
+            pid, uid, _gid = _UCRED.unpack(
                 conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
             )
             if uid != os.getuid():
                 conn.close()  # another user may not make this process proxy for them
                 continue
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError as e:  # gone already (ESRCH), or out of descriptors
+                self._warn.warn("pidfd", f"hub: pidfd_open({pid}): {e.strerror}")
+                conn.close()  # the invocation reads EOF and serves standalone
+                continue
             conn.setblocking(False)
-            client = Client(conn)
+            client = Client(conn, pidfd)
             self.clients[conn.fileno()] = client
             self._reactor.watch(conn.fileno(), IN, client_handler(self, client))
+            self._reactor.watch(pidfd, IN, client_exit_handler(self, client))
 
     def on_message(self, client: Client) -> None:
         try:
@@ -109,7 +120,7 @@ class Hub:
         fds = _received_fds(ancdata)
         if not data:
             _close_fds(fds)
-            self._release(client)  # the stand-in is gone: so is its port
+            self.release(client)  # the stand-in is gone: so is its port
             return
         client.buffer += data
         while b"\n" in client.buffer:
@@ -119,7 +130,7 @@ class Hub:
             try:
                 client.conn.send(reply.encode())
             except OSError:
-                self._release(client)
+                self.release(client)
                 return
         _close_fds(fds)
 
@@ -151,18 +162,25 @@ class Hub:
         while client.proxies:
             client.proxies.pop().close()
 
-    def _release(self, client: Client) -> None:
+    def release(self, client: Client) -> None:
+        """Stop serving the client's ports and drop it; absence-tolerant."""
         if self.clients.pop(client.conn.fileno(), None) is None:
             return
         self._stop_serving(client)
         self._reactor.forget(client.conn.fileno())
         client.conn.close()
+        self._reactor.forget(client.pidfd, closing_sole_copy=True)
+        os.close(client.pidfd)
         if not self.clients:
             self._arm_idle_timer()
 
 
 def client_handler(hub: Hub, client: Client) -> Callable[[int], None]:
     return lambda events: hub.on_message(client)
+
+
+def client_exit_handler(hub: Hub, client: Client) -> Callable[[int], None]:
+    return lambda events: hub.release(client)
 
 
 def _received_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:

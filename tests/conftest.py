@@ -11,7 +11,7 @@ import socket
 import pytest
 
 LOOPS = ("epoll", "uvloop", "asyncio")
-RELAYS = ("splice", "copy")
+RELAYS = ("auto", "splice", "copy")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

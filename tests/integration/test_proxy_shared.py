@@ -70,13 +70,37 @@ def test_killed_stand_in_frees_its_port(group: str, loop_name: str) -> None:
         port = free_port()
         p = start(group, loop_name, port, echo.port)
         assert served(port)
-        os.kill(p.proc.pid, signal.SIGKILL)
+        # The stand-in's one child, which watches the hub's connection (see proxy.handoff).
+        pid = p.proc.pid
+        assert wait_for(lambda: _children(pid) != [], 2.0)
+        (reader,) = _children(pid)
+        os.kill(pid, signal.SIGKILL)
         p.proc.wait(5)
         assert wait_for(lambda: not served(port), 2.0)
+        # The hub watches the stand-in's pid, releases its connection, and the orphaned
+        # reader reads EOF and exits: nothing is left behind.
+        assert wait_for(lambda: not _alive(reader), 2.0)
         with socket.socket() as s:  # dockerd can bind it again
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
             s.listen()
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping; a zombie waiting for init to reap it has exited."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def test_dead_hub_fails_over_to_standalone_on_the_same_socket(group: str, loop_name: str) -> None:

@@ -181,9 +181,9 @@ def fds_settled(proxy: ProxyProcess, baseline: Counter[str], relay: str) -> Coun
     """Wait for the proxy's descriptors to come back to `baseline` and assert they did.
 
     Sockets must come back exactly; pipes may exceed the baseline only by the splice relay's
-    idle-pipe cache; anything else (epoll, eventfd, /dev/null...) exactly.
+    idle-pipe cache (auto splices bulk flows); anything else (epoll, eventfd, /dev/null...) exactly.
     """
-    pipe_slack = PIPE_POOL_FDS if relay == "splice" else 0
+    pipe_slack = PIPE_POOL_FDS if relay in ("splice", "auto") else 0
 
     def settled(now: Counter[str]) -> bool:
         others = {k for k in now.keys() | baseline.keys() if k not in ("socket", "pipe")}

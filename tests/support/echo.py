@@ -31,7 +31,8 @@ class TCPEcho:
         self._on_eof = on_eof
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -66,7 +67,7 @@ class TCPEcho:
         return list(self.endings)
 
     def close(self) -> None:
-        self.sock.close()
+        _wake_and_join(self.sock, self._acceptor)
         with self._lock:
             for conn in self._conns:
                 with contextlib.suppress(OSError):
@@ -89,25 +90,45 @@ class UDPEcho:
         self.sock.bind((host, port))
         self.port: int = self.sock.getsockname()[1]
         self.seen: list[tuple[int, tuple[str, int]]] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._closing = False
+        self._server = threading.Thread(target=self._serve, daemon=True)
+        self._server.start()
 
     def _serve(self) -> None:
         while True:
             try:
                 data, peer = self.sock.recvfrom(70000)
+                if self._closing:
+                    return
                 self.seen.append((len(data), peer[:2]))
                 self.sock.sendto(data, peer)
             except OSError:
                 return
 
     def close(self) -> None:
-        self.sock.close()
+        self._closing = True
+        _wake_and_join(self.sock, self._server)
 
     def __enter__(self) -> "UDPEcho":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _wake_and_join(sock: socket.socket, thread: threading.Thread) -> None:
+    """Stop a thread blocked in accept or recvfrom on `sock`, then close it.
+
+    close() alone wakes neither: the blocked call keeps the socket (and its port) alive, and
+    a blocked accept keeps a reserved fd number that a later dup2 onto it fails on with EBUSY.
+    After a few hundred echo servers, one test process hit exactly that in spawn's staging.
+    shutdown() wakes both on Linux (on an unbound-peer UDP socket it reports ENOTCONN, and
+    still wakes the reader).
+    """
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    thread.join(5)
+    sock.close()
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -1,5 +1,6 @@
 """Run the installed `pyproxy` (or docker-proxy) exactly as dockerd does: fd 3 pipe, fd 4 socket."""
 
+import fcntl
 import os
 import shutil
 import signal
@@ -79,9 +80,11 @@ def spawn(
     env: Mapping[str, str] | None = None,
 ) -> Child:
     """Start argv with fds at exact numbers ({3: pipe_w, 4: sock}); stdio on /dev/null."""
-    # Stage every source above the targets, so placing one cannot clobber another.
+    # Stage every source above the targets, so placing one cannot clobber another; at the
+    # lowest free numbers there, never at fixed ones that may hold another open file.
+    floor = max(fds, default=2) + 1
     staged = [
-        (target, os.dup2(src, 200 + target, inheritable=False)) for target, src in fds.items()
+        (target, fcntl.fcntl(src, fcntl.F_DUPFD_CLOEXEC, floor)) for target, src in fds.items()
     ]
     actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

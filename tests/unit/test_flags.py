@@ -123,7 +123,7 @@ def test_host_ip_family_and_defaults() -> None:
     cfg = from_args(["-host-port", "1", "-container-port", "2"])
     assert cfg.mappings[0].host.ip == "0.0.0.0"
     assert cfg.loop == "epoll"
-    assert cfg.relay == "splice"
+    assert cfg.relay == "auto"
     assert cfg.udp_timeout == 90.0
 
 
