@@ -64,7 +64,7 @@ def is_socket(fd: int) -> bool:
 # also come before the reader exists: `$!` is empty then, and must not reach `kill`, whose
 # usage error aborts the rest of the trap in dash.
 WAITER_TRAP = (
-    "trap '[ -z \"$!\" ] || { kill -9 $! 2>/dev/null; wait $! 2>/dev/null; }; "
+    'trap \'[ -z "$!" ] || { kill -9 $! 2>/dev/null; wait $! 2>/dev/null; }; '
     f"echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
 )
 WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
