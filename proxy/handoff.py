@@ -68,8 +68,12 @@ WAITER_TRAP = (
     f"echo stop >&{HUB_FD}; read -r _ <&{HUB_FD}; exit 0' INT TERM\n"
 )
 WAITER_READY = f"printf '0\\n' >&{READY_FD}; exec {READY_FD}>&-\n"
+# The reader closes the listeners it inherited, so that only the stand-in and the hub hold a
+# port (`ss -p` shows them, as dockerd's tests do): with `exec`, since a redirection on a command
+# would keep a saved copy. Redirections reach single-digit fds only, so with more than five
+# mappings the rest stay open in the reader until it exits with the stand-in.
 WAITER_WAIT = f"""\
-read -r _ <&{HUB_FD} &
+{{{{ exec{{closes}}; read -r _ <&{HUB_FD}; }}}} &
 wait $!
 exec {HUB_FD}<&-
 exec {{python}} -m proxy -use-listen-fd "$@" -mode=standalone
@@ -176,7 +180,12 @@ def become_waiter(
     script = (
         WAITER_TRAP
         + (WAITER_READY if ready_fd is not None else "")
-        + WAITER_WAIT.format(python=_quote(sys.executable))
+        + WAITER_WAIT.format(
+            python=_quote(sys.executable),
+            closes="".join(
+                f" {fd}<&-" for fd in map(listener_fd, range(len(listeners))) if fd < 10
+            ),
+        )
     )
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "pyproxy"
     os.execv("/bin/sh", [argv0, "-c", script, argv0, *args])
