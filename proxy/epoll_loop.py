@@ -61,8 +61,10 @@ class EpollLoop:
         self._stopping = True
 
     def run(self) -> None:
-        """Dispatch events and due timers until stop() is called (from either)."""
-        self._stopping = False
+        """Dispatch events and due timers until stop() is called (from either, or a signal).
+
+        A stop that came before (a signal during start-up) is kept: the loop then never waits.
+        """
         dispatch = self._reactor.dispatch
         while not self._stopping:
             dispatch(self._wait_time())

@@ -53,6 +53,14 @@ def set_accepted_options(sock: socket.socket) -> None:
         sock.setsockopt(level, option, value)
 
 
+WILDCARDS = ("0.0.0.0", "::")
+
+
+def is_wildcard(sock: socket.socket) -> bool:
+    """Bound to every address: a reply must name its source (pktinfo), else it is the bound one."""
+    return sock.getsockname()[0] in WILDCARDS
+
+
 def enable_pktinfo(sock: socket.socket) -> None:
     """Ask for the destination address of each datagram, so replies can leave from it."""
     if sock.family == socket.AF_INET6:
@@ -82,7 +90,8 @@ def open_listener(mapping: Mapping) -> socket.socket:
                 set_accepted_options(sock)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            enable_pktinfo(sock)
+            if host.ip in WILDCARDS:
+                enable_pktinfo(sock)
         if not 0 <= host.port <= 65535:
             raise ListenError(
                 f"listen {net} {host}: bind: invalid argument (port {host.port} is outside 0-65535)"
@@ -141,7 +150,8 @@ def adopt_listener(mapping: Mapping, fd: int = LISTEN_FD) -> socket.socket:
         if sock.getsockname()[1] == 0:
             sock.detach()
             raise ListenError(f"{prefix}: the udp socket is not bound")
-        enable_pktinfo(sock)
+        if is_wildcard(sock):
+            enable_pktinfo(sock)
     sock.setblocking(False)
     os.set_inheritable(sock.fileno(), False)
     return sock

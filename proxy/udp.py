@@ -18,7 +18,7 @@ from typing import Final
 
 from proxy.base import Clock, Timer
 from proxy.config import Endpoint
-from proxy.listen import IP_PKTINFO
+from proxy.listen import IP_PKTINFO, is_wildcard
 from proxy.log import RateLimited, address_text
 from proxy.reactor import IN, Reactor
 
@@ -79,15 +79,15 @@ class UDPProxy:
         self._closed = False
         self._warn = RateLimited()
         self._front = address_text(listener.getsockname())
-        # Bound to one address, the listener replies from it by itself: no pktinfo needed.
-        self._wildcard = listener.getsockname()[0] in ("0.0.0.0", "::")
+        # Bound to one address, the listener replies from it by itself: plain recvfrom then,
+        # with no ancillary data to ask for or parse.
+        self._wildcard = is_wildcard(listener)
 
     def __repr__(self) -> str:
         return f"<UDPProxy {self._front} -> {self._backend} flows={len(self.flows)}>"
 
     def start(self) -> None:
-        receive = self._on_datagram if self._wildcard else self._on_datagram_bound
-        self._reactor.watch(self._lfd, IN, receive)
+        self._reactor.watch(self._lfd, IN, self._on_datagram)
         self._schedule_sweep()
 
     def close(self) -> None:
@@ -117,17 +117,21 @@ class UDPProxy:
         flow.sock.close()
 
     def _on_datagram(self, events: int) -> None:
-        """Datagrams on a wildcard bind: each brings the address the client sent to."""
         view = self._view
+        wildcard = self._wildcard
         now = self._clock.time()  # once per batch: the idle timeout needs no finer clock
         for _ in range(BATCH):
             try:
-                n, ancdata, flags, client = self._listener.recvmsg_into([view], ANCILLARY_SIZE)
+                if wildcard:
+                    n, ancdata, flags, client = self._listener.recvmsg_into([view], ANCILLARY_SIZE)
+                else:
+                    n, client = self._listener.recvfrom_into(view)
+                    ancdata, flags = [], 0  # BUFSIZE exceeds any UDP payload: never truncated
             except BlockingIOError:
                 return
             except OSError as e:
                 # A UDP listener has no connection to lose: log and keep serving.
-                self._warn.warn("recv", f"udp/{self._front}: recvmsg: {e}")
+                self._warn.warn("recv", f"udp/{self._front}: recv: {e}")
                 return
             if flags & socket.MSG_TRUNC:
                 self._warn.warn("trunc", f"dropped a datagram larger than {BUFSIZE} bytes")
@@ -135,33 +139,6 @@ class UDPProxy:
             flow = self.flows.get(client)
             if flow is None:
                 flow = self._open_flow(client, ancdata)
-                if flow is None:
-                    continue
-            flow.last = now
-            data = view[:n]
-            try:
-                flow.sock.send(data)
-            except OSError as e:
-                self._send_failed(flow, data, e)
-
-    def _on_datagram_bound(self, events: int) -> None:
-        """Datagrams on a one-address bind: plain recvfrom, no ancillary data to parse.
-
-        BUFSIZE exceeds any UDP payload, so nothing can be truncated here.
-        """
-        view = self._view
-        now = self._clock.time()
-        for _ in range(BATCH):
-            try:
-                n, client = self._listener.recvfrom_into(view)
-            except BlockingIOError:
-                return
-            except OSError as e:
-                self._warn.warn("recv", f"udp/{self._front}: recvfrom: {e}")
-                return
-            flow = self.flows.get(client)
-            if flow is None:
-                flow = self._open_flow(client, [])
                 if flow is None:
                     continue
             flow.last = now

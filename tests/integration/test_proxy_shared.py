@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.support.echo import TCPEcho, recv_exactly
+from tests.support.procs import Proc, all_procs
 from tests.support.proxyproc import ProxyProcess, hub_pids, kill_hubs, tcp_args
 
 
@@ -65,6 +66,10 @@ def test_ports_share_one_hub_and_the_stand_in_is_small(group: str, loop_name: st
                 p.close()
 
 
+def _children(pid: int) -> list[Proc]:
+    return [p for p in all_procs() if p.ppid == pid]
+
+
 def test_killed_stand_in_frees_its_port(group: str, loop_name: str) -> None:
     with TCPEcho() as echo:
         port = free_port()
@@ -73,34 +78,17 @@ def test_killed_stand_in_frees_its_port(group: str, loop_name: str) -> None:
         # The stand-in's one child, which watches the hub's connection (see proxy.handoff).
         pid = p.proc.pid
         assert wait_for(lambda: _children(pid) != [], 2.0)
-        (reader,) = _children(pid)
+        (reader,) = _children(pid)  # a Proc: pid and start time, never a recycled pid
         os.kill(pid, signal.SIGKILL)
         p.proc.wait(5)
         assert wait_for(lambda: not served(port), 2.0)
         # The hub watches the stand-in's pid, releases its connection, and the orphaned
         # reader reads EOF and exits: nothing is left behind.
-        assert wait_for(lambda: not _alive(reader), 2.0)
+        assert wait_for(lambda: not reader.alive(), 2.0)
         with socket.socket() as s:  # dockerd can bind it again
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
             s.listen()
-
-
-def _alive(pid: int) -> bool:
-    """Running or sleeping; a zombie waiting for init to reap it has exited."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(c) for c in f.read().split()]
-    except OSError:
-        return []
 
 
 def test_dead_hub_fails_over_to_standalone_on_the_same_socket(group: str, loop_name: str) -> None:

@@ -103,3 +103,15 @@ def _send_all_then_shut(sock: socket.socket, payload: bytes) -> None:
     sock.setblocking(True)
     sock.sendall(payload)
     sock.shutdown(socket.SHUT_WR)
+
+
+def test_a_stop_before_run_is_kept() -> None:
+    """A signal during start-up stops the loop before it ever waits."""
+    reactor = Reactor()
+    loop = EpollLoop(reactor)
+    loop.stop()
+    loop.call_later(1.0, loop.stop)  # a guard: without it, a lost stop would hang the test
+    started = loop.time()
+    loop.run()
+    assert loop.time() - started < 0.5
+    reactor.close()
