@@ -17,6 +17,8 @@ PIPE_SIZE = 256 * 1024
 COPY_CHUNK = 256 * 1024
 # A read at least this large means a bulk flow (see AutoPump).
 BULK_READ = 32 * 1024
+# Idle pipes a pool keeps: a cache bounded in descriptors, not a leak.
+MAX_IDLE_PIPES = 64
 
 PumpFactory = Callable[[_socket.socket, _socket.socket], Pump]
 
@@ -26,7 +28,7 @@ class PipePool:
 
     __slots__ = ("_free", "_max_idle", "_size")
 
-    def __init__(self, max_idle: int = 64, size: int = PIPE_SIZE) -> None:
+    def __init__(self, max_idle: int = MAX_IDLE_PIPES, size: int = PIPE_SIZE) -> None:
         self._free: list[tuple[int, int]] = []
         self._max_idle = max_idle
         self._size = size
@@ -221,14 +223,14 @@ class AutoPump:
             self._splice.release()
 
 
-def auto_pumps(max_idle_pipes: int = 64) -> PumpFactory:
+def auto_pumps(max_idle_pipes: int = MAX_IDLE_PIPES) -> PumpFactory:
     """A factory of auto pumps sharing one scratch buffer and one pipe pool."""
     scratch = bytearray(COPY_CHUNK)
     pool = PipePool(max_idle_pipes)
     return lambda src, dst: AutoPump(src, dst, scratch, pool)
 
 
-def splice_pumps(max_idle_pipes: int = 64) -> PumpFactory:
+def splice_pumps(max_idle_pipes: int = MAX_IDLE_PIPES) -> PumpFactory:
     """A factory of splice pumps sharing one pipe pool."""
     pool = PipePool(max_idle_pipes)
     return lambda src, dst: SplicePump(src, dst, pool)
