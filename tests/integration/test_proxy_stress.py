@@ -39,7 +39,7 @@ import pytest
 
 from tests.conftest import free_port, require_binary
 from tests.support.backends import HTTP_BODY, TcpBackend, UdpEcho
-from tests.support.procfs import fd_kinds, quiet_fds, wait_fds
+from tests.support.procfs import fd_kinds, fds_settled, quiet_fds, wait_fds
 from tests.support.proxyproc import (
     ProxyProcess,
     hub_pids,
@@ -60,9 +60,6 @@ MIN_ROUNDS = 2
 CHURN_BUDGET = 18.0
 TARGET_REQUESTS = 25_000
 REQUIRED_REQUESTS = 20_000
-# The splice relay keeps up to 64 idle pipes for reuse (proxy/pumps.py PipePool): that cache is
-# not a leak, so pipes may stay above the baseline by at most this many descriptors.
-PIPE_POOL_FDS = 2 * 64
 ABORTS = 8000  # connections reset by their client in the abortive churn test
 LOW_NOFILE = 64
 LOAD = 1000  # connections or flows held open while the proxy is signalled
@@ -175,27 +172,6 @@ def run_wrk(cmd: Sequence[str], seconds: int) -> str:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     assert done.returncode == 0, f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}"
     return done.stdout
-
-
-def fds_settled(proxy: ProxyProcess, baseline: Counter[str], relay: str) -> Counter[str]:
-    """Wait for the proxy's descriptors to come back to `baseline` and assert they did.
-
-    Sockets must come back exactly; pipes may exceed the baseline only by the splice relay's
-    idle-pipe cache (auto splices bulk flows); anything else (epoll, eventfd, /dev/null...) exactly.
-    """
-    pipe_slack = PIPE_POOL_FDS if relay in ("splice", "auto") else 0
-
-    def settled(now: Counter[str]) -> bool:
-        others = {k for k in now.keys() | baseline.keys() if k not in ("socket", "pipe")}
-        return (
-            now["socket"] == baseline["socket"]
-            and now["pipe"] <= baseline["pipe"] + pipe_slack
-            and all(now[k] == baseline[k] for k in others)
-        )
-
-    now = wait_fds(proxy.proc.pid, settled, timeout=10.0)
-    assert settled(now), f"descriptors did not settle: baseline {baseline}, now {now}"
-    return now
 
 
 @pytest.fixture
@@ -317,7 +293,7 @@ def test_connection_churn(loop_name: str, relay_name: str) -> None:
                 assert_alive(proxy, f"during wrk round {totals.rounds + 1}")
                 totals.add(out)
                 assert_served(port, f"after wrk round {totals.rounds}")
-                after = fds_settled(proxy, baseline, relay_name)
+                after = fds_settled(proxy.proc.pid, baseline, relay_name)
             report(
                 requests=totals.requests,
                 rounds=totals.rounds,
@@ -395,7 +371,7 @@ def test_abortive_churn(loop_name: str, relay_name: str) -> None:
             assert_alive(proxy, f"after {ABORTS} reset connections")
             assert not failures, Counter(failures)
             assert_served(port, "after the resets")
-            after = fds_settled(proxy, baseline, relay_name)
+            after = fds_settled(proxy.proc.pid, baseline, relay_name)
             report(
                 seconds=round(elapsed, 2),
                 backend_accepted=backend.accepted,
@@ -440,7 +416,7 @@ def test_tcp_fd_exhaustion(loop_name: str, relay_name: str) -> None:
             finally:
                 for s in clients:
                     s.close()
-            after = fds_settled(proxy, baseline, relay_name)
+            after = fds_settled(proxy.proc.pid, baseline, relay_name)
             # Recovery: a new connection is relayed end to end, and the full capacity is back.
             again = [socket.create_connection((LOCAL, port), timeout=5) for _ in range(capacity)]
             try:
@@ -475,7 +451,9 @@ def test_churn_at_fd_limit(loop_name: str, relay_name: str) -> None:
             assert_alive(proxy, "after churn at the fd limit")
             totals = WrkTotals()
             totals.add(out)
-            after = fds_settled(proxy, baseline, relay_name)  # the refused ones are all gone
+            after = fds_settled(
+                proxy.proc.pid, baseline, relay_name
+            )  # the refused ones are all gone
             assert_served(port, "after churn at the fd limit")
             report(
                 requests=totals.requests,
@@ -533,7 +511,7 @@ def test_tcp_fd_exhaustion_idle_clients(loop_name: str, relay_name: str) -> None
             finally:
                 for s in clients:
                     s.close()
-            fds_settled(proxy, baseline, relay_name)
+            fds_settled(proxy.proc.pid, baseline, relay_name)
             with socket.create_connection((LOCAL, port), timeout=5) as s:
                 assert probe(s) == "served"
             stop_cleanly(proxy)
@@ -561,7 +539,7 @@ def test_udp_fd_exhaustion(loop_name: str) -> None:
                 capacity = len(answered)
                 assert 0 < capacity < len(first), f"{capacity} of {len(first)} flows answered"
                 # Old flows expire and give their descriptors back...
-                after = fds_settled(proxy, baseline, "copy")
+                after = fds_settled(proxy.proc.pid, baseline, "copy")
                 # ... and then new flows are served: some whose first datagram was dropped,
                 # then fresh client ports.
                 refused = [s for i, s in enumerate(first) if i not in answered][:16]

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from proxy.pumps import MAX_IDLE_PIPES
 from tests.conftest import free_port
 from tests.integration.conftest import StartProxy
 from tests.support.echo import TCPEcho, recv_all, recv_exactly
+from tests.support.procfs import fds_settled, quiet_fds
 from tests.support.proxyproc import tcp_args
 
 
@@ -138,20 +138,6 @@ def test_keepalive_and_nodelay_on_client_socket(start_proxy: StartProxy) -> None
             assert found, out
 
 
-def _fd_kinds(pid: int) -> tuple[int, int]:
-    """(sockets, pipes) the process holds."""
-    targets = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
-        except FileNotFoundError:
-            pass  # closed while listed
-    return (
-        sum(t.startswith("socket:") for t in targets),
-        sum(t.startswith("pipe:") for t in targets),
-    )
-
-
 @pytest.mark.parametrize("proxy_mode", ["standalone"])  # counts the serving process's fds
 def test_backend_resets_release_everything(start_proxy: StartProxy, relay_name: str) -> None:
     """Backend RSTs (the case uvloop's per-fd poll handles lose) must close both sides."""
@@ -163,9 +149,7 @@ def test_backend_resets_release_everything(start_proxy: StartProxy, relay_name: 
             [*tcp_args("127.0.0.1", port, "127.0.0.1", srv.getsockname()[1]), "-relay", relay_name]
         )
         assert roundtrip_raw(port, srv) == b"hello"
-        # Sockets must all go; pipes may stay, as idle splice pipes kept for reuse by the
-        # bounded pool (an auto relay turns bulk here), never more than MAX_IDLE_PIPES.
-        sockets, pipes = _fd_kinds(p.proc.pid)
+        baseline = quiet_fds(p.proc.pid)
         clients = []
         for _ in range(100):
             c = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -180,12 +164,7 @@ def test_backend_resets_release_everything(start_proxy: StartProxy, relay_name: 
             except ConnectionResetError:
                 pass
             c.close()
-        deadline = time.monotonic() + 5
-        while _fd_kinds(p.proc.pid)[0] > sockets and time.monotonic() < deadline:
-            time.sleep(0.05)
-        sockets_after, pipes_after = _fd_kinds(p.proc.pid)
-        assert sockets_after <= sockets
-        assert pipes_after <= pipes + 2 * MAX_IDLE_PIPES
+        fds_settled(p.proc.pid, baseline, relay_name)  # idle splice pipes may stay pooled
         assert roundtrip_raw(port, srv) == b"hello"
 
 

@@ -5,6 +5,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from proxy.pumps import MAX_IDLE_PIPES
+
+# A splice or auto relay keeps up to MAX_IDLE_PIPES idle pipes for reuse (proxy/pumps.py
+# PipePool): that cache is not a leak, so pipes may stay above a baseline by this many fds.
+PIPE_POOL_FDS = 2 * MAX_IDLE_PIPES
+
 
 def fd_kinds(pid: int) -> Counter[str]:
     """The process's open descriptors by kind: 'socket', 'pipe', 'anon_inode', or the path."""
@@ -42,3 +48,24 @@ def quiet_fds(pid: int, quiet: float = 0.2, timeout: float = 5.0) -> Counter[str
         elif time.monotonic() - since >= quiet:
             break
     return last
+
+
+def fds_settled(pid: int, baseline: Counter[str], relay: str) -> Counter[str]:
+    """Wait for a proxy's descriptors to come back to `baseline` and assert they did.
+
+    Sockets must come back exactly; pipes may exceed the baseline only by the splice relay's
+    idle-pipe cache (auto splices bulk flows); anything else (epoll, eventfd, /dev/null...) exactly.
+    """
+    pipe_slack = PIPE_POOL_FDS if relay in ("splice", "auto") else 0
+
+    def settled(now: Counter[str]) -> bool:
+        others = {k for k in now.keys() | baseline.keys() if k not in ("socket", "pipe")}
+        return (
+            now["socket"] == baseline["socket"]
+            and now["pipe"] <= baseline["pipe"] + pipe_slack
+            and all(now[k] == baseline[k] for k in others)
+        )
+
+    now = wait_fds(pid, settled, timeout=10.0)
+    assert settled(now), f"descriptors did not settle: baseline {baseline}, now {now}"
+    return now
