@@ -20,23 +20,17 @@ from engine.runtime.errors import (
     ContainerNotRunningError,
     OCIRuntimeError,
 )
-from engine.runtime.opts import CreateOpts, DeleteOpts, ExecOpts, KillOpts, parse_signal
+from engine.runtime.opts import CreateOpts, DeleteOpts, KillOpts, parse_signal
 from engine.runtime.runtime import Runtime, validate_id
 from engine.shim.bundle import read_bundle_config
 from engine.shim.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
+from engine.shim.execstart import start_exec
 from engine.shim.exitcmd import run_exit_command
 from engine.shim.exitfile import ExitRecord, write_exit
-from engine.shim.files import (
-    open_input,
-    open_output,
-    open_relay_output,
-    read_pid_file,
-    unlink_quiet,
-)
+from engine.shim.files import read_pid_file, unlink_quiet
 from engine.shim.oom import memory_cgroup, oom_killed
 from engine.shim.process import DELETED, STOPPED, Process, exit_code
 from engine.shim.stdio import InitIO
-from engine.shim.ttyio import ExecTerminal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +40,7 @@ if TYPE_CHECKING:
     from engine.shim.config import ShimConfig
     from engine.shim.logfile import JsonFileLog
     from engine.shim.loop import Loop
+    from engine.shim.ttyio import ExecTerminal
 
     Publish = Callable[[str, dict[str, Any]], None]
 
@@ -235,54 +230,21 @@ class Task:
     def _start_exec(self, proc: Process) -> dict[str, Any]:
         proc.check("start")
         self._init().check("exec")
-        pid_file = self.layout.state(f"exec-{proc.exec_id}.pid")
-        # The exec's own stdio, which runc hands on; on a terminal that is the pty's slave and
-        # runc gets /dev/null, while `relay` (stdin, stdout) is what the shim copies to and
-        # from the master. Both are opened before the start: a gone engine fails it early.
-        fds: list[int] = []
-        relay: list[int] = []
-        console = None
         try:
-            if proc.terminal:
-                fds = [os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)]
-                relay = [-1, open_relay_output(proc.stdout)]
-                if proc.stdin:
-                    relay[0] = open_input(proc.stdin, blocking=False)
-                console = self._console_socket()
-            else:
-                fds.append(open_input(proc.stdin))
-                for path in (proc.stdout, proc.stderr):
-                    fds.append(open_output(path))
-            opts = ExecOpts(
-                process=proc.spec_path,
-                pid_file=pid_file,
-                detach=True,
-                console_socket=console.path if console else "",
-                tty=console is not None,
+            tty = start_exec(
+                self.runtime,
+                self.config.id,
+                proc,
+                layout=self.layout,
+                loop=self.loop,
+                console_socket=self._console_socket,
             )
-            stdio = fds * 3 if console else fds
-            self.runtime.exec(self.config.id, opts, stdio=stdio)
-            proc.pid = read_pid_file(pid_file)
-            if console is not None:
-                master = console.receive_master()
-                self.ttys[proc.exec_id] = ExecTerminal(
-                    self.loop, master, stdin=relay[0], stdout=relay[1]
-                )
-                relay = []
         except BaseException:
-            if proc.pid:
-                # started, but its terminal never reached us: nobody could talk to it
-                _kill_quietly(proc.pid)
             del self.execs[proc.exec_id]
             unlink_quiet(proc.spec_path)
             raise
-        finally:
-            for fd in (*fds, *relay):
-                if fd >= 0:
-                    os.close(fd)
-            unlink_quiet(pid_file)
-            if console is not None:
-                console.close()
+        if tty is not None:
+            self.ttys[proc.exec_id] = tty
         proc.transition("start")
         self.publish("/tasks/exec-started", {"exec_id": proc.exec_id, "pid": proc.pid})
         return {"pid": proc.pid}
@@ -390,13 +352,6 @@ class Task:
     def live(self) -> bool:
         """Shutdown is refused while this is true."""
         return self.init is not None and self.init.state not in (STOPPED, DELETED)
-
-
-def _kill_quietly(pid: int) -> None:
-    try:
-        os.kill(pid, 9)  # SIGKILL (`signal` imports enum)
-    except ProcessLookupError:
-        pass
 
 
 def _exit_result(proc: Process) -> dict[str, Any]:
