@@ -145,24 +145,26 @@ class Relay:
             if reader.state == READING and events & READABLE:
                 reader.read()
                 if reader.state != READING:
+                    if self._ended(reader):
+                        return
                     changed = True
-                    if reader.state == DONE:
-                        self._direction_done()
-                        if self.closed:
-                            return
             if writer.state == WRITING and events & WRITABLE:
                 writer.write()
                 if writer.state != WRITING:
+                    if self._ended(writer):
+                        return
                     changed = True
-                    if writer.state == DONE:
-                        self._direction_done()
-                        if self.closed:
-                            return
             if changed:  # most events move bytes and change nothing: no epoll_ctl then
                 self._update_masks()
         except Exception as e:  # a bug must cost one connection, never the process
             _errors.warn("relay", f"relay error, closing the connection: {e!r}")
             self.close()
+
+    def _ended(self, direction: Direction) -> bool:
+        """After `direction` changed state: whether that closed the relay."""
+        if direction.state == DONE:
+            self._direction_done()
+        return self.closed
 
     def _check_connect(self, events: int) -> bool:
         """The first backend event tells whether its connect succeeded; False if it failed."""
