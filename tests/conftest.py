@@ -6,9 +6,12 @@ Under CI=true a test that lacks root, a kernel feature or a package fails instea
 import os
 import shutil
 import signal
-import socket
 
 import pytest
+
+from tests.support.ports import free_port
+
+__all__ = ["free_port"]  # tests import it from here
 
 LOOPS = ("epoll", "uvloop", "asyncio")
 RELAYS = ("auto", "splice", "copy")
@@ -45,13 +48,6 @@ def loop_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(params=RELAYS)
 def relay_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(autouse=True)

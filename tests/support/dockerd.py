@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from tests.support import ports
 from tests.support.hoststate import (
     WATCHED_PATHS,
     HostState,
@@ -87,20 +88,7 @@ def ipv6_listenable() -> bool:
 
 def free_port_everywhere() -> int:
     """A TCP port free on 0.0.0.0 and (where available) [::], for a publish without host IP."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s4:
-            s4.bind(("0.0.0.0", 0))
-            port = int(s4.getsockname()[1])
-            if not ipv6_listenable():
-                return port
-            try:
-                with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s6:
-                    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    s6.bind(("::", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no TCP port free on both 0.0.0.0 and [::]")
+    return ports.free_port_everywhere(ipv6_listenable())
 
 
 # -------------------------------------------------------------------------------------- images
