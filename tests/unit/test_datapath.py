@@ -18,6 +18,7 @@ from proxy.pumps import BULK_READ, COPY_CHUNK, PUMPS, AutoPump, PipePool
 from proxy.reactor import IN, Reactor
 from proxy.relay import DONE, Relay
 from proxy.udp import reply_cmsg
+from tests.conftest import free_port
 
 ASYNCIO_LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "uvloop": uvloop.new_event_loop,
@@ -153,9 +154,7 @@ def test_reactor_delivers_errors_and_forgets(
         reactor = _attached_reactor(loop)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.setblocking(False)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port(socket.SOCK_DGRAM)
         u.connect(("127.0.0.1", port))  # nobody listens: ICMP errors arrive
         seen: list[object] = []
 
