@@ -34,11 +34,10 @@ def candidates() -> Iterator[int]:
 
 
 def bindable(port: int, kind: socket.SocketKind, host: str) -> bool:
-    """Without SO_REUSEADDR, so a port still in TIME_WAIT counts as taken too."""
+    """Without SO_REUSEADDR, so a port still in TIME_WAIT counts as taken too; `::` is probed
+    dual-stack, so it must be free for IPv4 as well."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, kind) as s:
-        if family == socket.AF_INET6:
-            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
             s.bind((host, port))
         except OSError:
