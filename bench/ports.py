@@ -10,12 +10,12 @@ FIRST, LAST = 24000, 29999  # below net.ipv4.ip_local_port_range (32768-60999)
 RANGE_FIRST, RANGE_LAST = 20000, 23999  # where the 1001-port range is published
 
 
-def _free(port: int, host: str, kinds: tuple[socket.SocketKind, ...]) -> bool:
+def bindable(port: int, host: str, kinds: tuple[socket.SocketKind, ...]) -> bool:
+    """Free for every kind on host. Without SO_REUSEADDR, so a port still in TIME_WAIT counts
+    as taken; `::` is probed dual-stack, so it must be free for IPv4 as well."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for kind in kinds:
         with socket.socket(family, kind) as s:
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
                 s.bind((host, port))
             except OSError:
@@ -36,7 +36,7 @@ class PortAllocator:
     def take(self, host: str = "127.0.0.1") -> int:
         """A port free for both TCP and UDP on host (UDP scenarios map both, like iperf3 needs)."""
         for port in self._candidates():
-            if _free(port, host, (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
+            if bindable(port, host, (socket.SOCK_STREAM, socket.SOCK_DGRAM)):
                 return port
         raise RuntimeError(f"no free port in {FIRST}-{LAST}")
 
@@ -46,7 +46,7 @@ def free_range(count: int) -> int:
     start = RANGE_FIRST
     while start + count - 1 <= RANGE_LAST:
         for port in range(start, start + count):
-            if not all(_free(port, h, (socket.SOCK_STREAM,)) for h in ("0.0.0.0", "::")):
+            if not all(bindable(port, h, (socket.SOCK_STREAM,)) for h in ("0.0.0.0", "::")):
                 start = port + 1
                 break
         else:

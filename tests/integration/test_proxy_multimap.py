@@ -1,34 +1,12 @@
 """Beyond docker-proxy: many mappings served by one process, one `0\\n` once all listen."""
 
-import random
 import socket
 
 import pytest
 
 from tests.integration.conftest import StartProxy
 from tests.support.echo import TCPEcho, UDPEcho, recv_exactly
-
-
-def _free_range(count: int) -> int:
-    """A start port whose next `count` ports are free for both TCP and UDP right now."""
-    for _ in range(100):
-        # Below the kernel's ephemeral range (32768+), where outgoing connections land.
-        start = random.randrange(20000, 32000 - count)
-        socks = []
-        try:
-            for port in range(start, start + count):
-                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    s = socket.socket(socket.AF_INET, kind)
-                    socks.append(s)
-                    s.bind(("127.0.0.1", port))
-            return start
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise AssertionError("no free port range")
-
+from tests.support.ports import free_range
 
 pytestmark = pytest.mark.parametrize("proxy_mode", ["standalone"])  # -map is one process
 
@@ -38,7 +16,7 @@ def test_port_range_and_protocols_in_one_process(start_proxy: StartProxy) -> Non
     try:
         # A range maps onto an equal range; container ports here are the echo servers', so
         # three single mappings plus one UDP mapping.
-        host = _free_range(4)
+        host = free_range(4)
         specs = [f"127.0.0.1:{host + i}:127.0.0.1:{b.port}" for i, b in enumerate(backends)]
         with UDPEcho() as uecho:
             specs.append(f"127.0.0.1:{host + 3}:127.0.0.1:{uecho.port}/udp")
@@ -59,8 +37,8 @@ def test_port_range_and_protocols_in_one_process(start_proxy: StartProxy) -> Non
 
 
 def test_range_to_range(start_proxy: StartProxy) -> None:
-    host = _free_range(20)
-    ctr = _free_range(20)
+    host = free_range(20)
+    ctr = free_range(20)
     servers = []
     try:
         for i in range(20):
@@ -79,7 +57,7 @@ def test_range_to_range(start_proxy: StartProxy) -> None:
 
 
 def test_one_failing_mapping_fails_the_whole_start(start_proxy: StartProxy) -> None:
-    host = _free_range(3)
+    host = free_range(3)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", host + 2))
         holder.listen()

@@ -14,7 +14,10 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.ports import bindable
+
 SPAN = 8000  # ports under the ephemeral range to rotate through; a run uses a few hundred
+BOTH = (socket.SOCK_STREAM, socket.SOCK_DGRAM)
 
 
 def ephemeral_low() -> int:
@@ -33,30 +36,24 @@ def candidates() -> Iterator[int]:
         yield _FIRST + next(_TURN) % (_LOW - _FIRST)
 
 
-def bindable(port: int, kind: socket.SocketKind, host: str) -> bool:
-    """Without SO_REUSEADDR, so a port still in TIME_WAIT counts as taken too; `::` is probed
-    dual-stack, so it must be free for IPv4 as well."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
     for port in itertools.islice(candidates(), _LOW - _FIRST):
-        if bindable(port, kind, host):
+        if bindable(port, host, (kind,)):
             return port
     raise RuntimeError(f"no free {kind.name} port on {host} under {_LOW}")
 
 
 def free_port_everywhere(v6: bool) -> int:
     """A TCP port free on 0.0.0.0 and, if `v6`, on [::], for a publish without host IP."""
-    for port in itertools.islice(candidates(), _LOW - _FIRST):
-        if bindable(port, socket.SOCK_STREAM, "0.0.0.0") and (
-            not v6 or bindable(port, socket.SOCK_STREAM, "::")
-        ):
-            return port
-    raise RuntimeError(f"no TCP port free on both 0.0.0.0 and [::] under {_LOW}")
+    return free_port(socket.SOCK_STREAM, "::" if v6 else "0.0.0.0")  # `::` covers 0.0.0.0
+
+
+def free_range(count: int) -> int:
+    """A start port whose next `count` ports are free for both TCP and UDP on 127.0.0.1."""
+    for start in itertools.islice(candidates(), _LOW - _FIRST):
+        ports = range(start, start + count)
+        if ports[-1] < _LOW and all(bindable(p, "127.0.0.1", BOTH) for p in ports):
+            for _ in ports[1:]:  # the rotation hands the rest of the range to no one else
+                next(_TURN)
+            return start
+    raise RuntimeError(f"no {count} consecutive free ports under {_LOW}")
