@@ -24,6 +24,7 @@ from tests.support.engine_cli import (
     engine_fixture,
     wait_for,
 )
+from tests.support.procfs import fd_targets
 
 pytestmark = pytest.mark.root
 engine = pytest.fixture(engine_fixture)
@@ -290,7 +291,7 @@ def _snapshot(engine: EngineEnv, cid: str) -> dict[str, object]:
     """What an exec could leave behind: the shim's descriptors (FIFOs, pty masters, sockets),
     the files in its state directory, the container's processes, the engine's processes."""
     shim = engine.shim_pid(cid)
-    fds = sorted(os.readlink(f"/proc/{shim}/fd/{fd}") for fd in os.listdir(f"/proc/{shim}/fd"))
+    fds = fd_targets(shim)
     return {
         "shim fds": fds,
         "state dir": sorted(p.name for p in engine.shim_dir(cid).iterdir()),

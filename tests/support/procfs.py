@@ -12,14 +12,21 @@ from proxy.pumps import MAX_IDLE_PIPES
 PIPE_POOL_FDS = 2 * MAX_IDLE_PIPES
 
 
+def fd_targets(pid: int) -> list[str]:
+    """What the process's open descriptors point at (`socket:[…]`, a path), sorted."""
+    targets = []
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/{pid}/fd/{name}"))
+        except FileNotFoundError:
+            continue  # closed while we looked: a busy process opens and closes as we read
+    return sorted(targets)
+
+
 def fd_kinds(pid: int) -> Counter[str]:
     """The process's open descriptors by kind: 'socket', 'pipe', 'anon_inode', or the path."""
     kinds: Counter[str] = Counter()
-    for name in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{name}")
-        except FileNotFoundError:
-            continue  # closed while we looked
+    for target in fd_targets(pid):
         kind, sep, _ = target.partition(":[")
         kinds[kind if sep else target] += 1
     return kinds
