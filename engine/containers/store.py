@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord, from_json, to_json
 from engine.flock import flocked
+from engine.private import write_private
 
 RECORD = "record.json"
 
@@ -97,14 +98,9 @@ class ContainerStore:
 
     @staticmethod
     def _write_in(directory: Path, record: ContainerRecord, *, durable: bool) -> None:
-        path = directory / RECORD
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(to_json(record), f, separators=(",", ":"))
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        # The record holds the container's environment: 0600 (engine.private).
+        text = json.dumps(to_json(record), separators=(",", ":"))
+        write_private(directory / RECORD, text, durable=durable)
 
     def reload(self, record: ContainerRecord) -> ContainerRecord:
         """The record as it is on disk now (another process may have changed it)."""

@@ -1,7 +1,6 @@
 """The OCI bundle of a container: config.json from its record, image root and network."""
 
 import json
-import os
 import resource
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 from engine.containers.errors import InvalidOptionError
 from engine.containers.record import ContainerRecord
 from engine.lifecycle import hosts
+from engine.private import write_private
 from engine.runtime import spec
 
 # Docker's default capability set (moby oci/caps/defaults.go), wider than `runc spec`'s.
@@ -151,7 +151,5 @@ def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str |
         }
     bundle.mkdir(parents=True, exist_ok=True)
     path = bundle / "config.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
+    write_private(path, json.dumps(doc, indent=1), durable=False)  # it holds the environment
     return path

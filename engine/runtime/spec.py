@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.private import write_private
 from engine.runtime.errors import OCIRuntimeError
 
 OCI_VERSION = "1.0.2-dev"
@@ -194,7 +195,8 @@ def write_bundle(bundle: Path, opts: SpecOptions) -> Path:
     if not bundle.is_dir():
         raise SpecError(f"bundle directory {bundle} does not exist")
     path = bundle / "config.json"
-    path.write_text(json.dumps(generate(opts), indent=2) + "\n")
+    # It holds the process's environment: 0600 whatever the umask (engine.private).
+    write_private(path, json.dumps(generate(opts), indent=2) + "\n", durable=False)
     return path
 
 
