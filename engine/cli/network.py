@@ -9,14 +9,14 @@ address or port taken: nothing was changed); 125 usage errors and failures of th
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ipaddress import ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 import click
 
 from bridge import Driver, network_config
 from bridge.config import NetworkConfig
-from bridge.errors import BridgeError, ConfigError
+from bridge.errors import BridgeError
 from bridge.networks import pick_subnet
 from bridge.state import DEFAULT_ROOT
 from engine.errors import EngineError
@@ -133,16 +133,31 @@ def create(
         raise NetworkCommandError("invalid IPv6 settings: --ipv6 and --subnet6 go together")
     kwargs["subnet6"] = subnet6
     kwargs["labels"] = dict(label.partition("=")[::2] for label in labels)
-    with _driver(ctx) as driver:
+    # Each flag's syntax is checked here, so the message names the flag that was given; how
+    # the values fit together (a gateway outside the subnet...) is network_config's to say.
+    flags = {"--subnet": subnet, "--ip-range": ip_range, "--subnet6": subnet6}
+    for flag, text in flags.items():
+        if text:
+            _cidr(flag, text)
+    if gateway:
         try:
-            if ip_range:
-                rng = ip_network(ip_range, strict=False)
-                kwargs["range_start"], kwargs["range_end"] = rng[1], rng[-2]
-            cfg = network_config(name, subnet or pick_subnet(driver.host), **kwargs)
+            ip_address(gateway)
         except ValueError as exc:
-            raise ConfigError(f"invalid --ip-range {ip_range!r}: {exc}") from exc
+            raise NetworkCommandError(f"invalid --gateway {gateway!r}: {exc}") from None
+    if ip_range:
+        rng = _cidr("--ip-range", ip_range)
+        kwargs["range_start"], kwargs["range_end"] = rng[1], rng[-2]
+    with _driver(ctx) as driver:
+        cfg = network_config(name, subnet or pick_subnet(driver.host), **kwargs)
         driver.create_network(cfg)
     click.echo(name)
+
+
+def _cidr(flag: str, value: str) -> IPv4Network | IPv6Network:
+    try:
+        return ip_network(value, strict=False)
+    except ValueError as exc:
+        raise NetworkCommandError(f"invalid {flag} {value!r}: {exc}") from None
 
 
 @network.command("ls")

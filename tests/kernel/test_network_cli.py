@@ -101,6 +101,11 @@ def test_network_commands(world: World, tmp_path: Path) -> None:
             "bridge name",
         ),
         (("create", "x", "-o", "nope=1"), "invalid option"),
+        # Each message names the flag that was given (it once blamed `--ip-range None`).
+        (("create", "x", "--subnet", "10.0.0.0/33"), "invalid --subnet '10.0.0.0/33'"),
+        (("create", "x", "--ip-range", "10.242.9/x"), "invalid --ip-range '10.242.9/x'"),
+        (("create", "x", "--gateway", "10.242.9.x"), "invalid --gateway '10.242.9.x'"),
+        (("create", "x", "--subnet", "10.242.9.0/24", "--gateway", "10.9.9.9"), "outside subnet"),
         (("rm", "nosuch"), "no such network"),
     ):
         done = run(*bad)
