@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 
-from bridge import jsonc, nftgen
+from bridge import nftgen
 from bridge.config import NetworkConfig
 from bridge.digest import sha256_hex
 from bridge.errors import NetworkNotFoundError
@@ -86,7 +87,7 @@ class Host:
             self.nft.run(cmds)
             return
         try:
-            digest = sha256_hex(jsonc.dumps(cmds, sort_keys=True).encode())
+            digest = sha256_hex(json.dumps(cmds, sort_keys=True).encode())
             stamp = os.path.join(self.state.dir, NFT_STAMP)
             nftgen.apply_once(gen, stamp, digest, lambda: self.nft.run(cmds))
         finally:

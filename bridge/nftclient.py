@@ -10,8 +10,8 @@ that crashes libnftables 1.0.6 (a concatenated *data* type: SIGSEGV in the whole
 from __future__ import annotations
 
 import _thread
+import json
 
-from bridge import jsonc
 from bridge.errors import FirewallError
 from netns import call_in
 
@@ -82,7 +82,7 @@ class LibNft:
             rc, out, _err = self._ctx.cmd(f"list table {family} {table}")
         if rc != 0:
             return []
-        objs: list[dict[str, Any]] = jsonc.loads(out).get("nftables", [])
+        objs: list[dict[str, Any]] = json.loads(out).get("nftables", [])
         return [o for o in objs if "metainfo" not in o]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bridge import jsonc
+import json
+
 from bridge.errors import FirewallError
 from bridge.host import Host
 
@@ -39,7 +40,7 @@ def run_deletes(host: Host, cmds: list[Cmd]) -> None:
 
 
 def elem_key(e: Any) -> str:
-    return jsonc.dumps(e, sort_keys=True)
+    return json.dumps(e, sort_keys=True)
 
 
 def present_objects(host: Host) -> dict[tuple[str, str, str], set[str]]:

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 
-from bridge import jsonc
 from bridge.config import NetworkConfig, PortMapping, network_from_json, port_from_json
 from bridge.files import join, names, read_text, write_text
 from bridge.record import Record
@@ -39,7 +39,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Atomically replace `path` with `data` as JSON."""
     folder, name = os.path.split(os.fspath(path))
     tmp = join(folder, f".tmp-{os.getpid()}-{name}")
-    write_text(tmp, jsonc.dumps_indented(data))  # json.dumps(data, indent=1, sort_keys=True)
+    write_text(tmp, json.dumps(data, indent=1, sort_keys=True))
     os.replace(tmp, path)
 
 
@@ -122,7 +122,7 @@ class EndpointRecord(Record):
         d = self._fields()
         d["ports"] = [p.to_json() for p in self.ports]
         d["ips"] = list(self.ips)
-        d["extra"] = jsonc.loads(jsonc.dumps(self.extra))  # a copy, as asdict() made
+        d["extra"] = json.loads(json.dumps(self.extra))  # a copy, as asdict() made
         return d
 
     @classmethod
@@ -168,7 +168,7 @@ class State:
 
     def load_network(self, name: str) -> NetworkConfig | None:
         try:
-            return network_from_json(jsonc.loads(read_text(self.network_file(name))))
+            return network_from_json(json.loads(read_text(self.network_file(name))))
         except FileNotFoundError:
             return None
 
@@ -177,7 +177,7 @@ class State:
         found = []
         for name in names(folder, ".json"):
             with contextlib.suppress(FileNotFoundError):
-                found.append(network_from_json(jsonc.loads(read_text(join(folder, name)))))
+                found.append(network_from_json(json.loads(read_text(join(folder, name)))))
         return found
 
     def delete_network(self, name: str) -> None:
@@ -205,7 +205,7 @@ class State:
             text = read_text(self.endpoint_file(network, container_id, ifname))
         except FileNotFoundError:
             return None
-        return EndpointRecord.from_json(jsonc.loads(text))
+        return EndpointRecord.from_json(json.loads(text))
 
     def endpoints(self, network: str | None = None) -> list[EndpointRecord]:
         base = join(self.dir, "endpoints")
@@ -214,11 +214,11 @@ class State:
         for d in dirs:
             for name in names(d, ".json"):
                 try:
-                    data = jsonc.loads(read_text(join(d, name)))
+                    data = json.loads(read_text(join(d, name)))
                 except FileNotFoundError:
                     continue
                 except ValueError as exc:
-                    if jsonc.is_decode_error(exc):  # a torn temporary
+                    if isinstance(exc, json.JSONDecodeError):  # a torn temporary
                         continue
                     raise
                 found.append(EndpointRecord.from_json(data))

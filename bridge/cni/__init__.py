@@ -10,10 +10,10 @@ only when the command needs them (VERSION needs none of it), see README.md "CNI 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
-from bridge import jsonc
 from bridge.cni import conf
 from bridge.cni.errors import INTERNAL, IO_FAILURE, CniError
 from bridge.errors import BridgeError
@@ -57,7 +57,7 @@ def main() -> int:
     stdin = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     code, out = run(os.environ, stdin)
     if out is not None:
-        sys.stdout.write(jsonc.dumps(out) + "\n")
+        sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
     return code
 

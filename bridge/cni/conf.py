@@ -9,9 +9,9 @@ routes, dataDir. Our own keys: dataDir (state root), nftTable, isolation, icc, v
 
 from __future__ import annotations
 
+import json
 import os
 
-from bridge import jsonc
 from bridge.cni.errors import (
     DECODE_FAILURE,
     INCOMPATIBLE_VERSION,
@@ -120,7 +120,7 @@ def parse_call(env: Mapping[str, str], stdin: bytes) -> CniCall:
     raw: dict[str, Any] = {}
     if stdin.strip() or command not in ("VERSION", "STATUS"):
         try:
-            raw = jsonc.loads(stdin or b"")
+            raw = json.loads(stdin or b"")
         except ValueError as exc:
             raise CniError(DECODE_FAILURE, f"decode network configuration: {exc}") from None
         if not isinstance(raw, dict):

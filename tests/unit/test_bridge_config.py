@@ -1,7 +1,5 @@
 """Config validation: every bad input raises ConfigError naming the problem."""
 
-import random
-import re
 from ipaddress import IPv4Address
 
 import pytest
@@ -110,29 +108,22 @@ def test_bad_endpoint_requests(kwargs: dict[str, str], message: str) -> None:
         endpoint_request(cid, ns, **args)  # type: ignore[arg-type]
 
 
-def test_patterns_answer_as_the_regexes_did() -> None:
-    """bridge.patterns replaces two regexes (start-up time): same answers, final newline
-    included (`$` accepts one)."""
-    name = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    mac = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-    rnd = random.Random(3)
-    alphabet = "aZ09_.-:/ \n\tf\u00e9"
-    samples = [
-        "",
-        "\n",
-        "a\n",
-        "a\n\n",
-        "-a",
-        "a-b.c_d",
-        "02:42:ac:11:00:02",
-        "02:42:ac:11:00:02\n",
-    ]
-    samples += ["02:42:AC:11:00:02", "02:42:ac:11:00:0", "0242:ac:11:00:02:", "\u0661"]
-    samples += [
-        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 6))) for _ in range(3000)
-    ]
-    hexes = "0123456789abcdefA:\n"
-    samples += ["".join(rnd.choice(hexes) for _ in range(rnd.randint(16, 18))) for _ in range(3000)]
-    for value in samples:
-        assert is_name(value) == bool(name.match(value)), repr(value)
-        assert is_mac(value) == bool(mac.match(value)), repr(value)
+@pytest.mark.parametrize(
+    ("value", "name", "mac"),
+    [
+        ("a-b.c_d", True, False),
+        ("0", True, False),
+        ("02:42:ac:11:00:02", False, True),
+        ("", False, False),
+        ("-a", False, False),
+        ("a/b", False, False),
+        # A trailing newline is part of the value, never ignored (`$` would accept one).
+        ("a\n", False, False),
+        ("02:42:ac:11:00:02\n", False, False),
+        ("02:42:AC:11:00:02", False, False),
+        ("02:42:ac:11:00:0", False, False),
+        ("\u0661", False, False),
+    ],
+)
+def test_patterns(value: str, name: bool, mac: bool) -> None:
+    assert (is_name(value), is_mac(value)) == (name, mac)

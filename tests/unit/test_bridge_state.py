@@ -1,13 +1,9 @@
 """State files and port-ownership rules, without root."""
 
-import json
-import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bridge import jsonc
 from bridge.config import network_config, port_mapping
 from bridge.endpoints import check_ports
 from bridge.errors import PortConflictError
@@ -77,48 +73,3 @@ def test_records_behave_as_the_frozen_dataclasses_they_replace() -> None:
     owner = Owner("c1", "eth0")
     assert owner == ("c1", "eth0") and owner.container_id == "c1" and owner.ifname == "eth0"
     assert repr(owner) == "Owner(container_id='c1', ifname='eth0')"
-
-
-def _value(rnd: random.Random, depth: int = 0) -> Any:
-    scalars = [None, True, False, 0, -7, 10**20, 1.5, -0.0, "", 'q"\\\n\té€😀\x00', "x"]
-    roll = rnd.random()
-    if depth > 3 or roll < 0.4:
-        return rnd.choice(scalars)
-    if roll < 0.7:
-        return [_value(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
-    if roll < 0.8:
-        return tuple(_value(rnd, depth + 1) for _ in range(rnd.randint(0, 3)))
-    keys = ["a", "B", "é", "k\n", ""]
-    return {rnd.choice(keys) + str(i): _value(rnd, depth + 1) for i in range(rnd.randint(0, 3))}
-
-
-def test_jsonc_is_json() -> None:
-    """bridge.jsonc gives json's exact text, values and errors (it exists for start-up time)."""
-    rnd = random.Random(7)
-    for _ in range(3000):
-        v = _value(rnd)
-        assert jsonc.dumps_indented(v) == json.dumps(v, indent=1, sort_keys=True)
-        assert jsonc.dumps(v) == json.dumps(v)
-        assert jsonc.dumps(v, sort_keys=True) == json.dumps(v, sort_keys=True)
-        text = " \n" + json.dumps(v, indent=2) + "\t\n"
-        assert jsonc.loads(text) == json.loads(text) == jsonc.loads(text.encode())
-
-    def outcome(fn: Any, arg: Any) -> tuple[str, str]:
-        try:
-            return "ok", repr(fn(arg))
-        except Exception as exc:
-            return type(exc).__name__, str(exc)
-
-    bad_inputs: list[Any] = [b"", b"  ", b"{", b"[1,]", b"{} x", b"nul", "\ufeff{}"]
-    bad_inputs += [b"\xef\xbb\xbf{}", b'{"a": NaN}', '{"é": 1}'.encode(), "1e999", b"[1] [2]"]
-    for bad in bad_inputs:
-        assert outcome(jsonc.loads, bad) == outcome(json.loads, bad), bad
-    for odd in [{1: 2}, {"a": float("nan")}, {"a": object()}, [float("inf")], {"b": 1, 2: 3}]:
-        assert outcome(jsonc.dumps, odd) == outcome(json.dumps, odd)
-        indented = outcome(lambda o: json.dumps(o, indent=1, sort_keys=True), odd)
-        assert outcome(jsonc.dumps_indented, odd) == indented
-    try:
-        jsonc.loads("{")
-    except ValueError as exc:
-        assert jsonc.is_decode_error(exc)
-    assert not jsonc.is_decode_error(ValueError("x"))
