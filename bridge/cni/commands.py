@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 
 from bridge.cni.conf import CniCall, leases_dir, network_of, request_of, state_root
 from bridge.cni.errors import NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
 from bridge.config import NetworkConfig
 from bridge.driver import Driver
-from bridge.errors import EndpointNotFoundError
+from bridge.errors import EndpointNotFoundError, NetworkInUseError
 from bridge.ipam import Pool
 from bridge.state import EndpointRecord
 
@@ -74,11 +75,21 @@ def add(call: CniCall) -> dict[str, Any]:
 
 
 def delete(call: CniCall) -> None:
+    """Remove the endpoint; the last one takes its network along (chains, bridge, record).
+
+    The reference plugin drops its masquerade rule with the container; a network chain naming
+    the subnet must not outlive the network's last container either. Podman's netavark removes
+    the bridge with its last container too; the next ADD re-creates them all (it ensures the
+    network). An ADD racing this DEL holds the shared op lock that `delete_network` takes
+    exclusively, so a network gaining an endpoint is never removed (NetworkInUseError).
+    """
     cfg = network_of(call.raw)
     with driver_for(call.raw) as driver:
         if driver.host.state.load_network(cfg.name) is None:
             return  # never added here: nothing to do
         driver.remove_endpoint(cfg.name, call.container_id, call.ifname)
+        with contextlib.suppress(NetworkInUseError):
+            driver.delete_network(cfg.name)
 
 
 def check(call: CniCall) -> None:

@@ -95,6 +95,10 @@ def test_conflist_add_check_del(world: World, tmp_path: Path, pybridge: str) -> 
     code, err = chain.check("ctr1", path, runtime)
     assert code != 0 and err["code"] == 3 and "nftables" in err["msg"]
     assert chain.delete("ctr1", path, runtime)[0] == 0
+    # The network's last DEL leaves no rule naming its subnet (the reference plugin removes its
+    # masquerade rule on DEL), no bridge, no table: it was the only network of the table.
+    assert "10.242.1." not in sh("nft", "list", "ruleset", ns=world.host)
+    assert "pytbr1" not in sh("ip", "-o", "link", "show", ns=world.host)
     assert chain.delete("ctr1", path, runtime)[0] == 0  # DEL twice
     before = Snapshot.take(world.host, tmp_path)
     for i in range(3):  # ADD/DEL cycles, the last DEL after the namespace is gone
