@@ -186,8 +186,17 @@ class LifecycleBase:
                     hub_group=f"pyengine:{self.root}",
                 )
                 resources["proxy"] = handle.text()
-                record = dataclasses.replace(record, resources=resources)
-                self.store.write(record, durable=False)
+            # Everything the start needs recorded once the task runs, written before the task
+            # is: a start killed after the task began is finished by the next command from this
+            # (refresh_locked), never rolled back under a running container.
+            record = dataclasses.replace(record, resources=resources).with_state(
+                # As Docker lists them: a wildcard port on both families when the host has IPv6.
+                ports=tuple(
+                    proxyproc.with_ipv6_wildcards(bindings) if proxyproc.host_ipv6() else bindings
+                ),
+                ip_address=ip,
+            )
+            self.store.write(record, durable=False)
             try:
                 pid = self.tasks.create(cid, spec)
             except EngineError as exc:
@@ -195,25 +204,28 @@ class LifecycleBase:
                 code = exc.exit_code if exc.exit_code in (126, 127) else 128
                 self.store.write(record.with_state(exit_code=code, error=str(exc)))
                 raise
-            resources.pop("setup", None)
-            record = dataclasses.replace(record, resources=resources).with_state(
-                status="running",
-                pid=pid,
-                started_at=self.clock(),
-                exit_code=0,
-                error="",
-                oom_killed=False,
-                stopped_by_user=False,
-                # As Docker lists them: a wildcard port on both families when the host has IPv6.
-                ports=tuple(
-                    proxyproc.with_ipv6_wildcards(bindings) if proxyproc.host_ipv6() else bindings
-                ),
-                ip_address=ip,
-            )
-            self.store.write(record, durable=False)  # after a reboot it is not running anyway
+            record = self._mark_running(record, pid)
             undo.pop_all()
+        return self._announce_start(record)
+
+    def _mark_running(self, record: ContainerRecord, pid: int) -> ContainerRecord:
+        """Record a task that runs: the end of a start (the record carries ports and IP)."""
+        resources = {k: v for k, v in record.resources.items() if k != "setup"}
+        record = dataclasses.replace(record, resources=resources).with_state(
+            status="running",
+            pid=pid,
+            started_at=self.clock(),
+            exit_code=0,
+            error="",
+            oom_killed=False,
+            stopped_by_user=False,
+        )
+        self.store.write(record, durable=False)  # after a reboot it is not running anyway
+        return record
+
+    def _announce_start(self, record: ContainerRecord) -> ContainerRecord:
         # Now that the record says running: the others list it, it lists whoever came since.
-        hosts.sync(self.store, host.network, self.bundle_dir)
+        hosts.sync(self.store, record.host.network, self.bundle_dir)
         self._event("start", record)
         return record
 
@@ -290,9 +302,24 @@ class LifecycleBase:
     def refresh_locked(self, record: ContainerRecord) -> ContainerRecord:
         """Bring a record in line with reality (a dead shim, an exit while no engine ran)."""
         if "setup" in record.resources:
-            # A start died midway (we hold the lock, so its process is gone): undo it.
+            # A start died midway (we hold the lock, so its process is gone). If its task runs,
+            # only the record was missing: finish the start. Otherwise undo it.
+            task = self.tasks.status(record.id)
+            # (A stopped task without a pid is a shim that died before any task: nothing ran.)
+            if task.status in ("running", "paused") or (task.status == "stopped" and task.pid):
+                record = self._announce_start(self._mark_running(record, task.pid))
+                if task.status == "stopped":  # it even ended since: its exit is next
+                    return self._finish_locked(record, task)
+                if task.status == "paused":
+                    record = record.with_state(status="paused")
+                    self.store.write(record, durable=False)
+                return record
             self._teardown(record)
-            return self.store.reload(record).with_state(status=record.state.status)
+            rolled_back = self.store.reload(record).with_state(
+                status=record.state.status, ports=(), ip_address=""
+            )
+            self.store.write(rolled_back, durable=False)
+            return rolled_back
         if record.state.status not in LIVE:
             return record
         status = self.tasks.status(record.id)

@@ -108,6 +108,8 @@ class ShimTasks:
                 st = self._client(container_id).state()
             except ShimUnavailableError:
                 return self._dead(layout)
+            except TaskNotFoundError:
+                return TaskStatus("unknown")  # a shim started ahead of its task: none yet
             code = st.get("exit_status")
             return TaskStatus(
                 str(st.get("status") or "unknown"),

@@ -3,6 +3,7 @@ shim's exit command applies the policy; any `pyengine` process can die (kill -9)
 and the next command finds the truth on disk and cleans up."""
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -127,6 +128,45 @@ def test_engine_killed_while_starting_the_proxy(engine: EngineEnv) -> None:
     proc.wait(timeout=10)
     assert spawned, "pyengine run finished before its proxy was seen"
     _check_consistent_then_remove(engine)
+
+
+def _as_if_the_start_was_killed(engine: EngineEnv, cid: str) -> dict[str, object]:
+    """Rewrite a running container's record as a `run -d` killed after its task began but
+    before its last write leaves it (the start's marker, the state it started from). What the
+    next command then does is the point; killing at that instant by timing is a lottery."""
+    path = engine.root / "containers" / cid / "record.json"
+    record = json.loads(path.read_text())
+    record["state"] |= {"status": "created", "pid": 0, "started_at": 0.0}
+    record["resources"]["setup"] = "1"
+    path.write_text(json.dumps(record))
+    return record
+
+
+def _starts(engine: EngineEnv, cid: str) -> int:
+    return sum(e["action"] == "start" and e["id"] == cid for e in engine.events())
+
+
+def test_a_start_killed_after_its_task_began_is_finished(engine: EngineEnv) -> None:
+    """The task runs and serves: the next command records the start (and its event), it never
+    rolls the container back to Created under a running process (issue 13)."""
+    cid = engine.ok(
+        "run", "-d", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"
+    ).strip()
+    before = engine.inspect(cid)
+    (binding,) = before["NetworkSettings"]["Ports"]["80/tcp"]
+    port = int(binding["HostPort"])
+    _as_if_the_start_was_killed(engine, cid)
+    assert _starts(engine, cid) == 1
+    after = engine.inspect(cid)
+    assert after["State"]["Status"] == "running", after["State"]
+    assert after["State"]["Pid"] == before["State"]["Pid"]
+    assert after["NetworkSettings"]["Ports"] == before["NetworkSettings"]["Ports"]
+    assert after["NetworkSettings"]["IPAddress"] == before["NetworkSettings"]["IPAddress"]
+    assert _starts(engine, cid) == 2
+    assert listening("127.0.0.1", port)
+    assert f"127.0.0.1:{port}" in engine.ok("port", cid)
+    engine.ok("rm", "-f", cid)
+    assert engine.engine_leaks(engine.container_ids()) == []
 
 
 def _check_consistent_then_remove(engine: EngineEnv) -> None:
