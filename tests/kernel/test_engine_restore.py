@@ -130,7 +130,7 @@ def test_engine_killed_while_starting_the_proxy(engine: EngineEnv) -> None:
     _check_consistent_then_remove(engine)
 
 
-def _as_if_the_start_was_killed(engine: EngineEnv, cid: str) -> dict[str, object]:
+def _as_if_the_start_was_killed(engine: EngineEnv, cid: str) -> None:
     """Rewrite a running container's record as a `run -d` killed after its task began but
     before its last write leaves it (the start's marker, the state it started from). What the
     next command then does is the point; killing at that instant by timing is a lottery."""
@@ -139,7 +139,6 @@ def _as_if_the_start_was_killed(engine: EngineEnv, cid: str) -> dict[str, object
     record["state"] |= {"status": "created", "pid": 0, "started_at": 0.0}
     record["resources"]["setup"] = "1"
     path.write_text(json.dumps(record))
-    return record
 
 
 def _starts(engine: EngineEnv, cid: str) -> int:
