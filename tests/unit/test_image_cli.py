@@ -15,8 +15,12 @@ LAYER = layer_tar([file("hello.txt", "hi")])
 
 @pytest.fixture
 def root(tmp_path, monkeypatch):
+    """The engine's roots under tmp_path: a command never touches the host's default ones (nor
+    starts a fork server there)."""
     path = tmp_path / "root"
     monkeypatch.setenv("PYENGINE_ROOT", str(path))
+    monkeypatch.setenv("PYENGINE_RUN", str(tmp_path / "run"))
+    monkeypatch.setenv("PYENGINE_FORKSERVER", "0")
     return path
 
 
