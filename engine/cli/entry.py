@@ -94,7 +94,11 @@ def _send(sock: _socket.socket, argv: list[str]) -> None:
     data = handover.encode(req)
     fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
     sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
-    sock.sendall(data[sent:])
+    # Only what is left: once the whole request is out, the server may run the command, report
+    # and close before this process is scheduled again, and a send of nothing to a closed
+    # socket fails (EPIPE), which would make the caller run the command a second time.
+    if sent < len(data):
+        sock.sendall(data[sent:])
 
 
 def _tell(sock: _socket.socket, sig: int) -> None:

@@ -1,8 +1,15 @@
 """The fork server's hand-over request (engine/cli/handover.py): what the worker rebuilds."""
 
+import _socket
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from engine.cli import handover
+from engine.cli import entry, handover
 
 
 def _roundtrip(req: handover.Request) -> handover.Request:
@@ -53,3 +60,46 @@ def test_malformed_requests_are_refused(body: bytes) -> None:
 def test_short_header() -> None:
     with pytest.raises(ValueError):
         handover.body_length(b"0000")
+
+
+def test_a_command_the_server_ran_is_never_run_again(tmp_path: Path) -> None:
+    """The client sent its whole request; the server ran it, reported and closed before the
+    client was scheduled again (a loaded machine). The client must take that report: running
+    the command itself after an error on the closed socket printed its output twice."""
+    path = tmp_path / handover.SOCKET_NAME
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+    closed = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            header, fds, _, _ = socket.recv_fds(conn, handover.HEADER, 3)
+            for fd in fds:
+                os.close(fd)
+            want = handover.body_length(header)
+            body = b""
+            while len(body) < want:
+                body += conn.recv(want - len(body))
+            assert handover.decode(body).argv == ["ps", "-q"]
+            conn.sendall(b"exit 3\n")
+        closed.set()
+
+    class LateSocket(_socket.socket):
+        """Descheduled right after the request went out, until the server has closed."""
+
+        def sendmsg(self, *args: Any) -> int:
+            sent = super().sendmsg(*args)
+            assert closed.wait(10)
+            return sent
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_socket, "socket", LateSocket)
+            assert entry.forward(["ps", "-q"], str(tmp_path)) == 3
+    finally:
+        thread.join(10)
+        server.close()
