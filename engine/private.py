@@ -12,6 +12,8 @@ import os
 import stat
 from pathlib import Path
 
+from engine.errors import EngineError
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
@@ -22,6 +24,16 @@ def ensure_private_dir(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         os.chmod(path, mode & ~0o077)
+
+
+def ensure_private_roots(*roots: Path) -> None:
+    """`ensure_private_dir` for an engine's state and run roots, before a command writes under
+    them; a root that cannot be made so is that command's error."""
+    for root in roots:
+        try:
+            ensure_private_dir(root)
+        except OSError as e:
+            raise EngineError(f"cannot make the state directory {root} private: {e}") from None
 
 
 def write_private(path: Path, text: str, *, durable: bool = True) -> None:

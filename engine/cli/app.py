@@ -10,9 +10,7 @@ import signal
 
 import click
 
-from engine.config import from_env
 from engine.errors import EngineError
-from engine.private import ensure_private_dir
 
 # command name -> "module:attribute"; each module owns its commands and their help.
 COMMANDS: dict[str, str] = {
@@ -58,14 +56,6 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """A thin container engine: images, containers, networks and ports, one shim per container."""
-    # Records and OCI configs hold containers' environments: the roots are 0700 before any
-    # command writes under them, whatever umask the caller has (engine.private).
-    settings = from_env()
-    for root in (settings.root, settings.run):
-        try:
-            ensure_private_dir(root)
-        except OSError as e:
-            raise EngineError(f"cannot make the state directory {root} private: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

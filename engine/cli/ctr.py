@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from engine.private import ensure_private_roots
 from engine.runtime.runtime import Runtime
 from engine.runtime.spec import process_spec
 from engine.shim.client import ShimClient
@@ -58,6 +59,7 @@ def _echo_json(data: Any) -> None:
 @click.pass_context
 def ctr(ctx: click.Context, run_root: str, root: str) -> None:
     """Low-level access to shims: containers, tasks, events, state, version."""
+    ensure_private_roots(Path(run_root), Path(root))  # runc's state holds the environment
     ctx.obj = Roots(run_root, root)
 
 
