@@ -46,7 +46,11 @@ def inspect(containers: tuple[str, ...]) -> None:
     for ref in containers:
         try:
             with engine.locked(ref) as record:
-                found.append(views.inspect(record, str(engine.log_path(record.id))))
+                found.append(
+                    views.inspect(
+                        record, str(engine.log_path(record.id)), engine.proxy_state(record)
+                    )
+                )
         except NoSuchContainerError:
             missing.append(ref)
     click.echo(json.dumps(found, indent=4))

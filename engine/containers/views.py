@@ -94,8 +94,11 @@ def rfc3339(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
-def inspect(record: ContainerRecord, log_path: str) -> dict[str, Any]:
-    """The parts of `docker inspect` users script against, under Docker's keys."""
+def inspect(
+    record: ContainerRecord, log_path: str, proxy: dict[str, object] | None = None
+) -> dict[str, Any]:
+    """The parts of `docker inspect` users script against, under Docker's keys; `proxy` (our
+    own key, `NetworkSettings.PortProxy`) is the state of the proxy serving its ports."""
     st, cfg, host = record.state, record.config, record.host
     ports: dict[str, list[dict[str, str]]] = {}
     for b in st.ports:
@@ -158,5 +161,6 @@ def inspect(record: ContainerRecord, log_path: str) -> dict[str, Any]:
         "NetworkSettings": {
             "IPAddress": st.ip_address,
             "Ports": ports,
+            **({} if proxy is None else {"PortProxy": {k.title(): v for k, v in proxy.items()}}),
         },
     }

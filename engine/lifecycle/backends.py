@@ -12,6 +12,7 @@ from typing import Protocol
 
 from engine.containers.ports import PortBinding
 from engine.containers.request import ImageDefaults
+from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,4 +190,17 @@ class Tasks(Protocol):
 
     def delete(self, container_id: str) -> None:
         """Kill what is left, delete the task and stop its shim; absent is fine."""
+        ...
+
+    def watch_proxy(self, container_id: str, handle: ProxyHandle, launch: ProxyLaunch) -> None:
+        """Have the task's keeper restart the container's port proxy if it dies while the task
+        runs (the engine forgets what it starts)."""
+        ...
+
+    def release_proxy(self, container_id: str) -> None:
+        """Stop restarting the proxy, before the engine stops it; absent is fine."""
+        ...
+
+    def proxy_state(self, container_id: str) -> dict[str, object] | None:
+        """The watched proxy's state (status, pid, restarts, error); None if none is watched."""
         ...

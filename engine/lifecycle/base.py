@@ -59,6 +59,12 @@ class LifecycleBase:
 
     # paths -----------------------------------------------------------------------------------
 
+    def proxy_state(self, record: ContainerRecord) -> dict[str, object] | None:
+        """The state of a running container's port proxy as its shim watches it, or None."""
+        if not record.state.ports or record.state.status not in LIVE:
+            return None
+        return self.tasks.proxy_state(record.id)
+
     def log_path(self, container_id: str) -> Path:
         """Docker's json-file path: `containers/<id>/<id>-json.log`."""
         return self.store.container_dir(container_id) / f"{container_id}-json.log"
@@ -174,18 +180,20 @@ class LifecycleBase:
             bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
             bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
             resources = dict(record.resources)
+            proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
             if bindings:
                 # Before the task, as Docker maps ports before it starts the container: the
                 # proxy listens at once and relays as soon as the container does.
-                handle = proxyproc.start(
+                launch = proxyproc.ProxyLaunch(
                     self.proxy_path,
-                    bindings,
+                    tuple(bindings),
                     ip,
-                    self.store.container_dir(cid) / "proxy.log",
+                    str(self.store.container_dir(cid) / "proxy.log"),
                     owner=cid,
                     hub_group=f"pyengine:{self.root}",
                 )
-                resources["proxy"] = handle.text()
+                proxy = proxyproc.launch(launch), launch
+                resources["proxy"] = proxy[0].text()
             # Everything the start needs recorded once the task runs, written before the task
             # is: a start killed after the task began is finished by the next command from this
             # (refresh_locked), never rolled back under a running container.
@@ -204,6 +212,9 @@ class LifecycleBase:
                 code = exc.exit_code if exc.exit_code in (126, 127) else 128
                 self.store.write(record.with_state(exit_code=code, error=str(exc)))
                 raise
+            if proxy is not None:
+                # The shim outlives this command: it restarts the proxy if it dies.
+                self.tasks.watch_proxy(cid, *proxy)
             record = self._mark_running(record, pid)
             undo.pop_all()
         return self._announce_start(record)
@@ -242,9 +253,12 @@ class LifecycleBase:
                 record = dataclasses.replace(record, resources={**saved, **record.resources})
         proxy = record.resources.get("proxy")
         if proxy:
+            # First the shim stops restarting it; then the one recorded goes, and any the shim
+            # started since (a new pid: found by their owner, as a proxy spawned by a start
+            # cut short before it recorded it).
+            self.tasks.release_proxy(record.id)
             proxyproc.stop(proxyproc.ProxyHandle.parse(proxy))
-        if "setup" in record.resources:
-            # A start cut short may have spawned a proxy it had no time to record.
+        if proxy or "setup" in record.resources:
             for handle in proxyproc.find(record.id):
                 proxyproc.stop(handle)
         # The task and its root on one side, the network on the other: each mostly waits on the

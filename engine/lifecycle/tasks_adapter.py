@@ -16,6 +16,7 @@ from engine.errors import EngineError
 from engine.lifecycle import bundle
 from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
 from engine.lifecycle.execio import ExecStdio
+from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime import jsonlite
 from engine.runtime.spec import process_spec
 from engine.shim.client import ShimClient
@@ -30,6 +31,7 @@ from engine.shim.errors import (
 )
 from engine.shim.exitfile import read_exit
 from engine.shim.paths import Layout
+from engine.shim.proxywatch import read_state
 from engine.shim.spawn import create_task, spawn
 
 
@@ -259,6 +261,19 @@ class ShimTasks:
             "memory_limit": limit,
             "pids": int(data.get("pids", {}).get("current") or 0),
         }
+
+    def watch_proxy(self, container_id: str, handle: ProxyHandle, launch: ProxyLaunch) -> None:
+        self._client(container_id).watch_proxy(handle.pid, handle.start_time, launch.to_json())
+
+    def release_proxy(self, container_id: str) -> None:
+        layout = self.layout(container_id)
+        if not (os.path.isdir(layout.state_dir) and probe(layout)):
+            return  # no shim: nothing restarts anything
+        with contextlib.suppress(ShimUnavailableError, TaskNotFoundError):
+            self._client(container_id).release_proxy()
+
+    def proxy_state(self, container_id: str) -> dict[str, object] | None:
+        return read_state(self.layout(container_id).state("proxy.json"))
 
     def delete(self, container_id: str) -> None:
         layout = self.layout(container_id)

@@ -1,12 +1,14 @@
 """One pyproxy per container, started through its process contract (flags, fd 3), detached so
 it outlives the engine command that started it, and stopped by pid only if it is still ours."""
 
+import dataclasses
 import os
 import select
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.containers.ports import PortBinding
 from engine.ports.errors import PortInUseError, ProxyStartError
@@ -86,6 +88,61 @@ def _start_time(pid: int) -> int:
 OWNER_ENV = "PYENGINE_PROXY_FOR"
 
 
+@dataclass(frozen=True, slots=True)
+class ProxyLaunch:
+    """Everything that starts a container's proxy: the engine starts it with this, and hands it
+    to the container's shim, which starts it again if the proxy dies (engine.shim.proxywatch)."""
+
+    executable: str
+    bindings: tuple[PortBinding, ...]
+    container_ip: str
+    log_path: str
+    owner: str = ""
+    hub_group: str = "pyengine"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "executable": self.executable,
+            "bindings": [dataclasses.asdict(b) for b in self.bindings],
+            "container_ip": self.container_ip,
+            "log_path": self.log_path,
+            "owner": self.owner,
+            "hub_group": self.hub_group,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ProxyLaunch":
+        return cls(
+            str(data["executable"]),
+            tuple(_binding(b) for b in data["bindings"]),
+            str(data["container_ip"]),
+            str(data["log_path"]),
+            str(data.get("owner", "")),
+            str(data.get("hub_group", "pyengine")),
+        )
+
+
+def _binding(data: dict[str, Any]) -> PortBinding:
+    span = data.get("host_range")
+    return PortBinding(
+        int(data["container_port"]),
+        str(data["proto"]),
+        str(data["host_ip"]),
+        int(data["host_port"]),
+        (int(span[0]), int(span[1])) if span else None,
+    )
+
+
+def launch(spec: ProxyLaunch) -> ProxyHandle:
+    """Start the proxy `spec` describes and wait for its `0\\n` on fd 3."""
+    pid, report = spawn(spec)
+    try:
+        answer = _read_answer(report, timeout=READY_TIMEOUT)
+    finally:
+        os.close(report)
+    return ready(pid, answer)
+
+
 def start(
     executable: str,
     bindings: list[PortBinding],
@@ -96,20 +153,39 @@ def start(
     hub_group: str = "pyengine",
 ) -> ProxyHandle:
     """Start the proxy for these bindings and wait for its `0\\n` on fd 3."""
+    return launch(
+        ProxyLaunch(executable, tuple(bindings), container_ip, str(log_path), owner, hub_group)
+    )
+
+
+READY_TIMEOUT = 30.0
+
+
+def spawn(launch: ProxyLaunch) -> tuple[int, int]:
+    """Start the proxy; its pid and the read end of its readiness pipe (fd 3), which the
+    caller reads (blocking, or from an event loop) and hands to `ready` with what it read."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    try:
+        log_fd = os.open(
+            launch.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640
+        )
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    bindings = list(launch.bindings)
     served = with_ipv6_wildcards(bindings) if host_ipv6() else bindings
     # Shared mode: the ports go to one pyproxy hub per engine and this process becomes a
     # small /bin/sh stand-in holding the listeners; if the hub dies, the stand-in serves them
     # itself. Per container that is a shell's memory, not an interpreter's.
-    argv = [executable, "-mode", "shared", *map_args(served, container_ip)]
+    argv = [launch.executable, "-mode", "shared", *map_args(served, launch.container_ip)]
     try:
         pid = os.posix_spawn(
-            executable,
+            launch.executable,
             argv,
             {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"}
-            | {OWNER_ENV: owner, "PYPROXY_HUB": hub_group},
+            | {OWNER_ENV: launch.owner, "PYPROXY_HUB": launch.hub_group},
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, null, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),
@@ -119,14 +195,17 @@ def start(
             setsid=True,
         )
     except OSError as exc:
-        raise ProxyStartError(f"could not start {executable}: {exc.strerror}") from None
+        os.close(read_end)
+        raise ProxyStartError(f"could not start {launch.executable}: {exc.strerror}") from None
     finally:
         for fd in (write_end, log_fd, null):
             os.close(fd)
-    try:
-        answer = _read_answer(read_end, timeout=30.0)
-    finally:
-        os.close(read_end)
+    return pid, read_end
+
+
+def ready(pid: int, answer: str) -> ProxyHandle:
+    """The handle of a proxy that reported `answer` on fd 3; it is reaped and an error raised
+    unless that was `0\\n`."""
     if answer != "0\n":
         _reap_or_kill(pid)
         message = answer[2:] if answer.startswith("1\n") else "no readiness report"

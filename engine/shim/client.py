@@ -197,6 +197,14 @@ class ShimClient:
     def update(self, **resources: Any) -> None:
         self.call("update", resources=resources)
 
+    def watch_proxy(self, pid: int, start_time: int, launch: dict[str, Any]) -> None:
+        """Have the shim watch the container's port proxy and restart it if it dies."""
+        self.call("watch_proxy", pid=pid, start_time=start_time, launch=launch)
+
+    def release_proxy(self) -> None:
+        """Stop the shim from restarting the proxy (before stopping it)."""
+        self.call("release_proxy")
+
     def shutdown(self, *, now: bool = False) -> None:
         """The shim exits (refused while the task lives unless now=True) and removes its files."""
         try:

@@ -275,5 +275,7 @@ METHODS = frozenset(
         "write_stdin",
         "stats",
         "update",
+        "watch_proxy",
+        "release_proxy",
     }
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import binascii
 
+from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.opts import UpdateOpts
 from engine.shim.errors import InvalidArgumentError
+from engine.shim.proxywatch import ProxyWatch
 from engine.shim.task import Task
 
 TYPE_CHECKING = False
@@ -24,7 +26,29 @@ class TaskService(Task):
             oom_killed=self.oom_killed,
             log_path=self.layout.log_path if self.log is not None else "",
         )
+        if self.proxy is not None:
+            out["proxy"] = self.proxy.snapshot()
         return out
+
+    def watch_proxy(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Watch the container's port proxy and start it again if it dies while the task runs
+        (engine.shim.proxywatch); a proxy watched before is released first."""
+        init = self._init()
+        if not init.live or self._pending_exit is not None:
+            raise InvalidArgumentError("watch_proxy: the task is not running")
+        launch = ProxyLaunch.from_json(params["launch"])
+        handle = ProxyHandle(int(params["pid"]), int(params["start_time"]))
+        if self.proxy is not None:
+            self.proxy.release()
+        self.proxy = ProxyWatch(self.loop, launch, handle, self.layout.state("proxy.json"))
+        return self.proxy.snapshot()
+
+    def release_proxy(self, _params: dict[str, Any]) -> dict[str, Any]:
+        """Stop watching the proxy (the engine is about to stop it); absent is fine."""
+        if self.proxy is None:
+            return {}
+        self.proxy.release()
+        return self.proxy.snapshot()
 
     def pids(self, _params: dict[str, Any]) -> dict[str, Any]:
         self._init().check("pids")

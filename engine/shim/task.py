@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from engine.shim.config import ShimConfig
     from engine.shim.logfile import JsonFileLog
     from engine.shim.loop import Loop
+    from engine.shim.proxywatch import ProxyWatch
     from engine.shim.ttyio import ExecTerminal
 
     Publish = Callable[[str, dict[str, Any]], None]
@@ -78,6 +79,7 @@ class Task:
         self.oom_killed = False
         self._memcg = ""
         self._pending_exit: tuple[int, int] | None = None
+        self.proxy: ProxyWatch | None = None  # the container's port proxy, while the task runs
         self._drain_expired = False
         self.on_io_closed: Callable[[], None] | None = None
 
@@ -318,6 +320,8 @@ class Task:
         if self.oom_killed:
             self.publish("/tasks/oom", {})
         self.publish("/tasks/exit", _exit_result(init))
+        if self.proxy is not None:
+            self.proxy.release()  # the exit command stops it: no restart for a stopped task
         for waiter in waiters:
             waiter(init)
         # After the waiters (an attached run is among them, and handles the exit itself): the

@@ -15,6 +15,7 @@ from tests.support.engine_cli import (
     children,
     cmdline,
     engine_fixture,
+    http_get,
     listening,
     wait_for,
 )
@@ -165,6 +166,48 @@ def test_a_start_killed_after_its_task_began_is_finished(engine: EngineEnv) -> N
     assert listening("127.0.0.1", port)
     assert f"127.0.0.1:{port}" in engine.ok("port", cid)
     engine.ok("rm", "-f", cid)
+    assert engine.engine_leaks(engine.container_ids()) == []
+
+
+def test_a_killed_proxy_is_restarted_by_the_shim(engine: EngineEnv) -> None:
+    """kill -9 of a container's pyproxy: its shim starts it again, 127.0.0.1 clients (which
+    only the proxy serves, DNAT does not) are served again, and inspect shows the restart."""
+    cid = engine.ok(
+        "run", "-d", "-p", "127.0.0.1::80", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"
+    ).strip()
+    info = engine.inspect(cid)
+    (binding,) = info["NetworkSettings"]["Ports"]["80/tcp"]
+    url = f"http://127.0.0.1:{binding['HostPort']}/hostname"
+    assert http_get(url).strip() == cid[:12]
+    first = info["NetworkSettings"]["PortProxy"]
+    assert (first["Status"], first["Restarts"], first["Error"]) == ("running", 0, "")
+    os.kill(first["Pid"], signal.SIGKILL)
+
+    def restarted() -> bool:
+        proxy = engine.inspect(cid)["NetworkSettings"]["PortProxy"]
+        return bool(proxy["Status"] == "running" and proxy["Restarts"] == 1)
+
+    wait_for(restarted, 30, "the shim restarts the proxy")
+    now = engine.inspect(cid)["NetworkSettings"]["PortProxy"]
+    assert now["Pid"] != first["Pid"] and _pid_alive(now["Pid"])
+    assert http_get(url).strip() == cid[:12]
+    assert f"127.0.0.1:{binding['HostPort']}" in engine.ok("port", cid)
+    # The restarted proxy goes with the container: nothing of it is left.
+    engine.ok("rm", "-f", cid)
+    assert not _pid_alive(now["Pid"])
+    assert not listening("127.0.0.1", int(binding["HostPort"]))
+    assert engine.engine_leaks(engine.container_ids()) == []
+
+
+def test_a_proxy_of_a_stopped_container_is_not_restarted(engine: EngineEnv) -> None:
+    cid = engine.ok("run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "100").strip()
+    proxy = engine.inspect(cid)["NetworkSettings"]["PortProxy"]
+    engine.ok("stop", "-t", "1", cid)
+    assert "PortProxy" not in engine.inspect(cid)["NetworkSettings"]
+    time.sleep(0.5)  # a restart would come 0.1 s after the proxy's death
+    assert not _pid_alive(proxy["Pid"])
+    assert not [p for p in engine.processes({cid}) if "pyproxy" in " ".join(p.argv)]
+    engine.ok("rm", cid)
     assert engine.engine_leaks(engine.container_ids()) == []
 
 

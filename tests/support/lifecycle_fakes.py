@@ -11,6 +11,7 @@ from engine.containers.ports import PortBinding
 from engine.containers.request import ImageDefaults
 from engine.errors import EngineError
 from engine.lifecycle.backends import Attachment, ResolvedImage, TaskSpec, TaskStatus
+from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 
 
 class FakeImages:
@@ -85,6 +86,7 @@ class FakeTasks:
         self.stdin: list[bytes] = []
         self.sizes: list[tuple[int, int]] = []
         self.prepared: list[str] = []
+        self.proxies: dict[str, tuple[ProxyHandle, ProxyLaunch]] = {}
 
     def prepare(self, container_id: str, spec: TaskSpec) -> None:
         assert spec.bundle.joinpath("config.json").exists(), "a shim checks its bundle first"
@@ -164,3 +166,13 @@ class FakeTasks:
 
     def delete(self, container_id: str) -> None:
         self.tasks.pop(container_id, None)
+
+    def watch_proxy(self, container_id: str, handle: ProxyHandle, launch: ProxyLaunch) -> None:
+        self.proxies[container_id] = (handle, launch)
+
+    def release_proxy(self, container_id: str) -> None:
+        self.proxies.pop(container_id, None)
+
+    def proxy_state(self, container_id: str) -> dict[str, object] | None:
+        watched = self.proxies.get(container_id)
+        return None if watched is None else {"status": "running", "pid": watched[0].pid}
