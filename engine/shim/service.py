@@ -35,7 +35,8 @@ class TaskService(Task):
         (engine.shim.proxywatch); a proxy watched before is released first."""
         init = self._init()
         if not init.live or self._pending_exit is not None:
-            raise InvalidArgumentError("watch_proxy: the task is not running")
+            # Already ended (a command that exits at once): its exit command stops the proxy.
+            return {"status": "released", "pid": 0, "restarts": 0, "error": ""}
         launch = ProxyLaunch.from_json(params["launch"])
         handle = ProxyHandle(int(params["pid"]), int(params["start_time"]))
         if self.proxy is not None:

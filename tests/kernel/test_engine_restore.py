@@ -199,6 +199,15 @@ def test_a_killed_proxy_is_restarted_by_the_shim(engine: EngineEnv) -> None:
     assert engine.engine_leaks(engine.container_ids()) == []
 
 
+def test_a_container_that_exits_at_once_with_ports(engine: EngineEnv) -> None:
+    """The task may end before its shim is asked to watch the proxy: that is no error."""
+    for _ in range(3):
+        done = engine("run", "--rm", "-p", "127.0.0.1::80", "busybox", "true")
+        assert done.returncode == 0, done.stderr
+    assert engine.ps_rows() == []
+    assert engine.engine_leaks(engine.container_ids()) == []
+
+
 def test_a_proxy_of_a_stopped_container_is_not_restarted(engine: EngineEnv) -> None:
     cid = engine.ok("run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "100").strip()
     proxy = engine.inspect(cid)["NetworkSettings"]["PortProxy"]
