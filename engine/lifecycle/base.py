@@ -210,7 +210,9 @@ class LifecycleBase:
             except EngineError as exc:
                 # Docker keeps the container `created` with the code and message of the failure.
                 code = exc.exit_code if exc.exit_code in (126, 127) else 128
-                self.store.write(record.with_state(exit_code=code, error=str(exc)))
+                # Nothing runs: no ports, no address (the undo releases them).
+                failed = record.with_state(exit_code=code, error=str(exc), ports=(), ip_address="")
+                self.store.write(failed)
                 raise
             if proxy is not None:
                 # The shim outlives this command: it restarts the proxy if it dies.

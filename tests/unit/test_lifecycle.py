@@ -166,6 +166,7 @@ def test_a_start_that_died_midway_is_undone_by_the_next_command(engine: Engine) 
     assert not images.mounted and not networks.connected and not tasks.tasks
     failed = engine.store.find(record.id)
     assert failed.state.status == "created" and failed.state.error == "boom"
+    assert (failed.state.ip_address, failed.state.ports) == ("", ())  # nothing runs there
     # Simulate a kill -9 after the setup marker was written and resources were taken.
     engine.store.write(dataclasses.replace(failed, resources={"setup": "1"}))
     images.mounted.add(record.id)
@@ -173,6 +174,22 @@ def test_a_start_that_died_midway_is_undone_by_the_next_command(engine: Engine) 
     with engine.locked(record.id) as seen:
         assert "setup" not in seen.resources
     assert not images.mounted and not networks.connected
+
+
+def test_a_start_killed_after_its_task_began_is_finished(engine: Engine) -> None:
+    """The task runs; only the start's last record write was lost (kill -9 just before it):
+    the next command records it running with its pid and a start event, undoing nothing."""
+    images, networks, tasks = fakes(engine)
+    cid = run(engine)
+    started = engine.store.find(cid)
+    killed = dataclasses.replace(started, resources={**started.resources, "setup": "1"})
+    engine.store.write(killed.with_state(status="created", pid=0))
+    with engine.locked(cid) as seen:
+        assert (seen.state.status, seen.state.pid) == ("running", tasks.tasks[cid].pid)
+        assert seen.state.ip_address == started.state.ip_address
+        assert "setup" not in seen.resources
+    assert cid in images.mounted and cid in networks.connected  # nothing was undone
+    assert [e.action for e in events.read(engine.root)].count("start") == 2
 
 
 def test_command_not_found_keeps_the_container_created_with_127(engine: Engine) -> None:
