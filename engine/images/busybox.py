@@ -1,7 +1,8 @@
 """The default `busybox` image, built from the host's static busybox instead of pulled.
 
 The tree is /bin/busybox, one symlink per applet where `busybox --list-full` puts it, /etc/passwd
-and /etc/group with root and nobody, and empty /dev /proc /sys /tmp /root /home /var. The tar is
+and /etc/group with root and nobody, /etc/nsswitch.conf, and empty /dev /proc /sys /tmp /root
+/home /var. The tar is
 written byte-deterministically (sorted entries, mtime 0, root-owned) and the config has a fixed
 creation time, so the same busybox binary always gives the same image id and concurrent first
 uses publish the same image.
@@ -27,6 +28,11 @@ EPOCH = "1970-01-01T00:00:00Z"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnobody:x:65534:\n"
+# Debian's busybox-static is glibc, whose default without this file is "hosts: dns
+# [!UNAVAIL=return] files": the container's own hostname and its peers' names, all in its
+# /etc/hosts, went to the host's resolver first, and an NXDOMAIN there hid /etc/hosts
+# (`hostname -i`: Unknown host). Files first, as Docker's glibc images (Debian's) have it.
+NSSWITCH = "hosts: files dns\n"
 DIRS = {
     "bin": 0o755, "dev": 0o755, "etc": 0o755, "home": 0o755, "proc": 0o555, "root": 0o700,
     "sbin": 0o755, "sys": 0o555, "tmp": 0o1777, "usr": 0o755, "usr/bin": 0o755,
@@ -89,6 +95,7 @@ def rootfs_tar(binary: Path) -> bytes:
     add("bin/busybox", tarfile.REGTYPE, 0o755, data)
     add("etc/passwd", tarfile.REGTYPE, 0o644, PASSWD.encode())
     add("etc/group", tarfile.REGTYPE, 0o644, GROUP.encode())
+    add("etc/nsswitch.conf", tarfile.REGTYPE, 0o644, NSSWITCH.encode())
     for link in links:
         add(link, tarfile.SYMTYPE, 0o777, target="/bin/busybox")
     out = io.BytesIO()

@@ -30,9 +30,14 @@ def test_tree_is_deterministic_and_complete(binary):
     assert members["bin/sh"].linkname == "/bin/busybox"
     assert members["usr/bin/awk"].issym()
     assert members["tmp"].mode == 0o1777
-    for name in ("proc", "sys", "dev", "etc/passwd", "etc/group"):
+    for name in ("proc", "sys", "dev", "etc/passwd", "etc/group", "etc/nsswitch.conf"):
         assert name in members
     assert {m.mtime for m in members.values()} == {0}
+    # Names in /etc/hosts (its own hostname, its peers') never wait on the host's resolver.
+    with tarfile.open(fileobj=io.BytesIO(first)) as tar:
+        nsswitch = tar.extractfile("etc/nsswitch.conf")
+        assert nsswitch is not None
+        assert nsswitch.read().decode().splitlines() == ["hosts: files dns"]
 
 
 def test_same_binary_same_id_in_two_stores(binary, tmp_path):
