@@ -86,6 +86,7 @@ def _start_time(pid: int) -> int:
 # In each proxy's environment: whose proxy it is, so that one whose starter died before it
 # recorded the pid (kill -9 during the readiness wait) is still found (`find`).
 OWNER_ENV = "PYENGINE_PROXY_FOR"
+READY_TIMEOUT = 30.0  # seconds a proxy has to report on fd 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +157,6 @@ def start(
     return launch(
         ProxyLaunch(executable, tuple(bindings), container_ip, str(log_path), owner, hub_group)
     )
-
-
-READY_TIMEOUT = 30.0
 
 
 def spawn(launch: ProxyLaunch) -> tuple[int, int]:

@@ -101,10 +101,7 @@ class ProxyWatch:
         self._save()
 
     def _unwatch(self) -> None:
-        if self._pidfd >= 0:
-            self.loop.remove(self._pidfd)
-            os.close(self._pidfd)
-            self._pidfd = -1
+        self._pidfd = self._drop(self._pidfd)
 
     def _on_exit(self, _events: int) -> None:
         self._unwatch()
@@ -170,10 +167,14 @@ class ProxyWatch:
         self._died()
 
     def _close_report(self) -> None:
-        if self._report >= 0:
-            self.loop.remove(self._report)
-            os.close(self._report)
-            self._report = -1
+        self._report = self._drop(self._report)
+
+    def _drop(self, fd: int) -> int:
+        """Stop watching `fd` and close it (if open); -1, the value that says closed."""
+        if fd >= 0:
+            self.loop.remove(fd)
+            os.close(fd)
+        return -1
 
     def _save(self) -> None:
         tmp = f"{self.state_path}.tmp"
