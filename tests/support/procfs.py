@@ -61,6 +61,27 @@ def quiet_fds(pid: int, quiet: float = 0.2, timeout: float = 5.0) -> Counter[str
     return last
 
 
+# /proc/net/unix: the Flags column has __SO_ACCEPTCON for a listener; St 03 is SS_CONNECTED.
+_UNIX_LISTENING = 0x10000
+_UNIX_CONNECTED = 3
+
+
+def unix_connections(pid: int) -> list[str]:
+    """The process's connected unix sockets (`socket:[inode]`), listeners left out: a server's
+    open client connections, which it closes some time after the client has gone."""
+    held = set(fd_targets(pid))
+    found = []
+    with open(f"/proc/{pid}/net/unix") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            flags, state, inode = int(fields[3], 16), int(fields[5], 16), fields[6]
+            target = f"socket:[{inode}]"
+            if target in held and state == _UNIX_CONNECTED and not flags & _UNIX_LISTENING:
+                found.append(target)
+    return sorted(found)
+
+
 @dataclass(frozen=True)
 class TcpEntry:
     """One TCP socket as `ss` lists it; `inode` 0 means no process holds it any more (an orphan

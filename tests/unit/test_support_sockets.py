@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopback import connect_from, fresh_subnet, port_space
-from tests.support.procfs import fd_kinds, fds_settled, held_tcp_sockets, leaked_sockets
+from tests.support.procfs import (
+    fd_kinds,
+    fds_settled,
+    held_tcp_sockets,
+    leaked_sockets,
+    unix_connections,
+)
 
 
 @pytest.fixture
@@ -77,3 +83,19 @@ def test_fresh_subnets_are_unused_and_port_space_is_read() -> None:
     assert (space.low, space.high) == (low, high)
     assert space.ephemeral == high - low + 1
     assert "TIME_WAIT" in space.describe()
+
+
+def test_unix_connections_are_the_connected_ends_not_the_listener(tmp_path: Path) -> None:
+    """The engine tests' baseline waits on this: a shim at rest holds its listener only."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(tmp_path / "s.sock"))
+        listener.listen(1)
+        before = unix_connections(os.getpid())
+        assert f"socket:[{os.fstat(listener.fileno()).st_ino}]" not in before
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(tmp_path / "s.sock"))
+            accepted, _ = listener.accept()
+            ends = {f"socket:[{os.fstat(s.fileno()).st_ino}]" for s in (client, accepted)}
+            assert ends <= set(unix_connections(os.getpid()))
+            accepted.close()
+        assert not ends & set(unix_connections(os.getpid()))
