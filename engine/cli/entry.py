@@ -3,16 +3,15 @@ answers, else run it in this process (and start a server for the commands that f
 
 A command costs a Python start-up plus its imports, about 80 ms for `run`: more than runc
 needs to start the container. Forked from a process that has imported everything already, it
-costs a fork. So this module imports only what the hand-over needs (`_socket` and `_signal`,
-not `socket` and `signal`, which import enum). See engine/cli/forkserver.py for the server and
-why it is not a daemon.
+costs a fork. So this module imports only what the hand-over needs; the command's own imports
+wait for the fallback. See engine/cli/forkserver.py for the server and why it is not a daemon.
 
 `PYENGINE_FORKSERVER=0` runs every command in its own process, starting no server.
 """
 
-import _signal  # type: ignore[import-not-found]
-import _socket
 import os
+import signal
+import socket
 import sys
 
 from engine.cli import handover
@@ -20,13 +19,13 @@ from engine.defaults import DEFAULT_RUN
 
 # What a terminal or a supervisor sends the command; the worker gets each in turn.
 FORWARDED = (
-    _signal.SIGINT,
-    _signal.SIGTERM,
-    _signal.SIGHUP,
-    _signal.SIGQUIT,
-    _signal.SIGWINCH,
-    _signal.SIGUSR1,
-    _signal.SIGUSR2,
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGWINCH,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
 )
 LOST = 125  # docker's code when the daemon fails the command
 
@@ -53,19 +52,19 @@ def entry() -> None:
 def forward(argv: list[str], run_root: str) -> int | None:
     """Run the command in a worker forked by the server; its exit code, or None when no
     (current) server takes it and the caller should run it itself."""
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
             sock.connect(os.path.join(run_root, handover.SOCKET_NAME))
             _send(sock, argv)
         except (OSError, ValueError):
             return None
-        before = {sig: _signal.signal(sig, lambda num, _f: _tell(sock, num)) for sig in FORWARDED}
+        before = {sig: signal.signal(sig, lambda num, _f: _tell(sock, num)) for sig in FORWARDED}
         try:
             reply = _read_line(sock)
         finally:
             for sig, handler in before.items():
-                _signal.signal(sig, handler)
+                signal.signal(sig, handler)
     finally:
         sock.close()
     if reply in (handover.STALE, handover.REFUSED):
@@ -75,15 +74,15 @@ def forward(argv: list[str], run_root: str) -> int | None:
         return int(number)
     if kind == b"signal":
         # die as the worker did, so a shell sees the same status
-        sig = int(number)
-        _signal.signal(sig, _signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-        return 128 + sig
+        signum = int(number)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return 128 + signum
     sys.stderr.write("pyengine: the fork server went away without this command's status\n")
     return LOST
 
 
-def _send(sock: _socket.socket, argv: list[str]) -> None:
+def _send(sock: socket.socket, argv: list[str]) -> None:
     mask = os.umask(0)
     os.umask(mask)
     try:
@@ -93,7 +92,7 @@ def _send(sock: _socket.socket, argv: list[str]) -> None:
     req = handover.Request(sys.argv[0], cwd, mask, argv, dict(os.environ))
     data = handover.encode(req)
     fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
-    sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+    sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
     # Only what is left: once the whole request is out, the server may run the command, report
     # and close before this process is scheduled again, and a send of nothing to a closed
     # socket fails (EPIPE), which would make the caller run the command a second time.
@@ -101,14 +100,14 @@ def _send(sock: _socket.socket, argv: list[str]) -> None:
         sock.sendall(data[sent:])
 
 
-def _tell(sock: _socket.socket, sig: int) -> None:
+def _tell(sock: socket.socket, sig: int) -> None:
     try:
         sock.sendall(b"sig %d\n" % sig)
     except OSError:
         pass
 
 
-def _read_line(sock: _socket.socket) -> bytes:
+def _read_line(sock: socket.socket) -> bytes:
     data = b""
     while not data.endswith(b"\n"):
         try:
@@ -152,7 +151,7 @@ def spawn_server(run_root: str) -> None:
 
 def answers(path: str) -> bool:
     """Whether something accepts connections on the unix socket `path`."""
-    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
         return True

@@ -5,6 +5,7 @@ disk (socket, pid file, exit record), which is what makes every engine process d
 """
 
 import contextlib
+import json
 import os
 import signal as signals
 from collections.abc import Callable, Sequence
@@ -17,7 +18,6 @@ from engine.lifecycle import bundle
 from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
 from engine.lifecycle.execio import ExecStdio
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
-from engine.runtime import jsonlite
 from engine.runtime.spec import process_spec
 from engine.shim.client import ShimClient
 from engine.shim.config import ShimConfig
@@ -235,7 +235,7 @@ class ShimTasks:
     def _bundle_config(self, container_id: str) -> dict[str, Any]:
         state = self._client(container_id).state()
         with open(os.path.join(str(state["bundle"]), "config.json"), "rb") as f:
-            data = jsonlite.loads(f.read())
+            data = json.loads(f.read())
         if not isinstance(data, dict):
             raise EngineError(f"container {container_id}: unreadable config.json")
         return data

@@ -1,15 +1,12 @@
-"""The `--console-socket` hand-off: runc connects to a path socket and sends the pty master.
-
-Built on `_socket` (not `socket`, which imports `enum`): the shim uses it for every tty container.
-"""
+"""The `--console-socket` hand-off: runc connects to a path socket and sends the pty master."""
 
 from __future__ import annotations
 
-import _socket
 import array
 import errno
 import fcntl
 import os
+import socket
 import struct
 import termios
 
@@ -21,7 +18,7 @@ class ConsoleSocket:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.sock.bind(path)
             self.sock.listen(1)
@@ -32,16 +29,15 @@ class ConsoleSocket:
     def receive_master(self, timeout: float = 10.0) -> int:
         """Accept runc's connection and return the fd it sent (SCM_RIGHTS)."""
         self.sock.settimeout(timeout)
-        fd, _ = self.sock._accept()  # type: ignore[attr-defined]
-        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+        conn, _ = self.sock.accept()
         try:
             conn.settimeout(timeout)
-            size = _socket.CMSG_SPACE(array.array("i").itemsize)
+            size = socket.CMSG_SPACE(array.array("i").itemsize)
             _, ancdata, _, _ = conn.recvmsg(4096, size)
         finally:
             conn.close()
         for level, kind, data in ancdata:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds = array.array("i")
                 fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
                 if fds:

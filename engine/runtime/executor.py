@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import select
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from collections.abc import Sequence
 
 # Python ignores SIGPIPE and SIGXFSZ, the shim ignores SIGINT/SIGHUP/SIGTERM: ignored signals
 # survive exec, so without this the container's processes would ignore them too.

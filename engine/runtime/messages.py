@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-
-from engine.runtime import jsonlite
 
 
 def last_error(log_text: str) -> str:
@@ -14,7 +13,7 @@ def last_error(log_text: str) -> str:
         if '"error"' not in line:
             continue
         try:
-            entry = jsonlite.loads(line)
+            entry = json.loads(line)
         except ValueError:
             continue
         if isinstance(entry, dict) and entry.get("level") == "error":

@@ -9,9 +9,11 @@ spawned, so it never races the shim's reaper for a container's exit status.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import (
     InvalidContainerIDError,
     OCIRuntimeError,
@@ -22,17 +24,13 @@ from engine.runtime.executor import exit_status, spawn_and_wait
 from engine.runtime.messages import last_error, log_size, stderr_message, tail_error
 from engine.runtime.opts import CreateOpts, DeleteOpts, ExecOpts, KillOpts, UpdateOpts
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any, Protocol
 
-    class Executor(Protocol):
-        """Runs argv to completion: (status, stdout, stderr); status is 128+N for signal N."""
+class Executor(Protocol):
+    """Runs argv to completion: (status, stdout, stderr); status is 128+N for signal N."""
 
-        def __call__(
-            self, argv: Sequence[str], *, stdio: Sequence[int] | None = None, stdin: bytes = b""
-        ) -> tuple[int, bytes, bytes]: ...
+    def __call__(
+        self, argv: Sequence[str], *, stdio: Sequence[int] | None = None, stdin: bytes = b""
+    ) -> tuple[int, bytes, bytes]: ...
 
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-+")
@@ -140,7 +138,7 @@ class Runtime:
         self.run("start", cid)
 
     def state(self, cid: str) -> dict[str, Any]:
-        data = jsonlite.loads(self.run("state", cid))
+        data = json.loads(self.run("state", cid))
         if not isinstance(data, dict):
             raise OCIRuntimeError(f"unexpected state output {data!r}", action="state")
         return data
@@ -175,7 +173,7 @@ class Runtime:
         return status
 
     def ps(self, cid: str) -> list[int]:
-        pids = jsonlite.loads(self.run("ps", "--format", "json", cid))
+        pids = json.loads(self.run("ps", "--format", "json", cid))
         return [int(p) for p in pids or []]
 
     def update(self, cid: str, opts: UpdateOpts) -> None:
@@ -183,13 +181,13 @@ class Runtime:
 
     def stats(self, cid: str) -> dict[str, Any]:
         """One `events --stats` sample: the `data` object (cpu, memory, pids, blkio...)."""
-        data = jsonlite.loads(self.run("events", "--stats", cid))
+        data = json.loads(self.run("events", "--stats", cid))
         if not isinstance(data, dict):
             raise OCIRuntimeError(f"unexpected events output {data!r}", action="events")
         return dict(data.get("data") or {})
 
     def list(self) -> list[dict[str, Any]]:
-        return list(jsonlite.loads(self.run("list", "--format", "json")) or [])
+        return list(json.loads(self.run("list", "--format", "json")) or [])
 
     def version(self) -> str:
         return self.run("--version").decode().strip()
@@ -198,7 +196,7 @@ class Runtime:
         """`features` JSON, probed once; {} for runtimes without it (crun 1.8, runc < 1.1)."""
         if self._caps is None:
             try:
-                found = jsonlite.loads(self.run("features"))
+                found = json.loads(self.run("features"))
             except (OCIRuntimeError, ValueError):
                 found = {}
             self._caps = found if isinstance(found, dict) else {}

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
-from engine.runtime import jsonlite
 from engine.shim.errors import InvalidArgumentError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def read_bundle_config(bundle: str) -> dict[str, Any]:
@@ -19,7 +16,7 @@ def read_bundle_config(bundle: str) -> dict[str, Any]:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
-            spec = jsonlite.loads(f.read())
+            spec = json.loads(f.read())
     except FileNotFoundError:
         raise InvalidArgumentError(f"bundle {bundle} has no config.json") from None
     except ValueError as exc:

@@ -6,16 +6,13 @@ arguments drove the container, as containerd writes `options.json`/`runtime` int
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
-from engine.runtime import jsonlite
 from engine.runtime.runtime import validate_id
 from engine.shim.errors import InvalidArgumentError
 from engine.shim.paths import MAX_SOCKET_PATH, Layout, default_root, default_run_root
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 VERSION = "0.1.0"
 _FLAGS = (
@@ -130,7 +127,7 @@ class ShimConfig:
     @staticmethod
     def load(path: str) -> ShimConfig:
         with open(path, "rb") as f:
-            return ShimConfig.from_json(jsonlite.loads(f.read()))
+            return ShimConfig.from_json(json.loads(f.read()))
 
     @staticmethod
     def from_argv(argv: list[str]) -> ShimConfig:

@@ -8,12 +8,13 @@ is then written so later readers agree, and the state dir (socket, pid files) is
 
 from __future__ import annotations
 
-import _socket
+import json
 import os
+import signal
+import socket
 import sys
 import time
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import ContainerNotFoundError, OCIRuntimeError
 from engine.runtime.opts import DeleteOpts
 from engine.runtime.runtime import Runtime
@@ -53,7 +54,7 @@ def pid_alive(pid: int) -> bool:
 
 def probe(layout: Layout, timeout: float = 2.0) -> bool:
     """The shim answers `connect` on its socket with this id."""
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(layout.socket)
@@ -64,7 +65,7 @@ def probe(layout: Layout, timeout: float = 2.0) -> bool:
             if not chunk:
                 return False
             data += chunk
-        reply = jsonlite.loads(data.split(b"\n", 1)[0])
+        reply = json.loads(data.split(b"\n", 1)[0])
         return bool(reply.get("ok")) and reply["result"].get("id") == layout.id
     except (OSError, ValueError, KeyError, AttributeError):
         return False
@@ -112,7 +113,7 @@ def _kill_stuck_shim(layout: Layout) -> None:
     except OSError:
         return
     if b"start" in argv and layout.id.encode() in argv and layout.run_root.encode() in argv:
-        os.kill(pid, 9)
+        os.kill(pid, signal.SIGKILL)
 
 
 def cleanup_dead(layout: Layout) -> ExitRecord:
@@ -124,7 +125,7 @@ def cleanup_dead(layout: Layout) -> ExitRecord:
     command, args = "runc", ()
     try:
         with open(layout.state("shim.json"), "rb") as f:
-            saved = jsonlite.loads(f.read())
+            saved = json.loads(f.read())
         command, args = str(saved["runtime"]), tuple(saved.get("runtime_args") or ())
     except (OSError, ValueError, KeyError):
         pass

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Callable
 
+from engine.runtime.console import ConsoleSocket
 from engine.runtime.opts import ExecOpts
+from engine.runtime.runtime import Runtime
 from engine.shim.files import (
     open_input,
     open_output,
@@ -12,17 +16,10 @@ from engine.shim.files import (
     read_pid_file,
     unlink_quiet,
 )
+from engine.shim.loop import Loop
+from engine.shim.paths import Layout
+from engine.shim.process import Process
 from engine.shim.ttyio import ExecTerminal
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from engine.runtime.console import ConsoleSocket
-    from engine.runtime.runtime import Runtime
-    from engine.shim.loop import Loop
-    from engine.shim.paths import Layout
-    from engine.shim.process import Process
 
 
 def start_exec(
@@ -88,6 +85,6 @@ def start_exec(
 
 def _kill_quietly(pid: int) -> None:
     try:
-        os.kill(pid, 9)  # SIGKILL (`signal` imports enum)
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass

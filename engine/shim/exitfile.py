@@ -6,9 +6,8 @@ the status, since `runc state` keeps none.
 
 from __future__ import annotations
 
+import json
 import os
-
-from engine.runtime import jsonlite
 
 
 class ExitRecord:
@@ -49,7 +48,7 @@ def write_exit(path: str, record: ExitRecord) -> None:
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        os.write(fd, (jsonlite.dumps(record.to_json()) + "\n").encode())
+        os.write(fd, (json.dumps(record.to_json()) + "\n").encode())
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -60,7 +59,7 @@ def read_exit(path: str) -> ExitRecord | None:
     """The record, or None when there is none (or it is unreadable)."""
     try:
         with open(path, "rb") as f:
-            data = jsonlite.loads(f.read())
+            data = json.loads(f.read())
         return ExitRecord(
             int(data["exit_status"]),
             int(data["exited_at"]),

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import binascii
 import os
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from collections.abc import Iterable
 
 _PACKAGES = ("shim", "runtime")
 

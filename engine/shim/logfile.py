@@ -8,12 +8,11 @@ and drops the oldest, so at most `max_file` files exist; `max_file=1` truncates 
 
 from __future__ import annotations
 
-import _json
+import json
 import os
 import time
 
 PARTIAL = 16 * 1024
-_encode_str = _json.encode_basestring
 
 
 def rfc3339nano(ns: int) -> str:
@@ -28,15 +27,8 @@ def rfc3339nano(ns: int) -> str:
 def entry(stream: str, data: bytes, ns: int) -> bytes:
     """One encoded line; invalid UTF-8 becomes U+FFFD as Go's encoder does."""
     text = data.decode("utf-8", errors="replace")
-    return (
-        '{"log":'
-        + _encode_str(text)
-        + ',"stream":"'
-        + stream
-        + '","time":"'
-        + rfc3339nano(ns)
-        + '"}\n'
-    ).encode()
+    record = {"log": text, "stream": stream, "time": rfc3339nano(ns)}
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 class JsonFileLog:

@@ -5,16 +5,13 @@ asyncio costs several MB per process; the shim needs readiness on a handful of f
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # signal imports enum: 6 ms per shim
 import heapq
 import os
 import select
+import signal
 import sys
 import time
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from collections.abc import Callable
 
 READ = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
 WRITE = select.EPOLLOUT
@@ -61,9 +58,9 @@ class Loop:
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._wake_r = r
         self._signal_cb = cb
-        _signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         for sig in signals:
-            _signal.signal(sig, _noop)
+            signal.signal(sig, _noop)
         self.add(r, READ, self._drain_wakeup)
 
     def _drain_wakeup(self, _events: int) -> None:

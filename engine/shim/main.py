@@ -10,12 +10,12 @@ The daemon keeps running when its starter (the engine) exits; it exits after `sh
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # signal imports enum: 6 ms per shim
-import _socket
+import json
 import os
+import signal
+import socket
 import sys
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import OCIRuntimeError
 from engine.shim.bundle import read_bundle_config
 from engine.shim.config import VERSION, ShimConfig
@@ -52,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             return start(config)
         if args[0] == "delete":
             record = cleanup_dead(config.layout)
-            sys.stdout.write(jsonlite.dumps(record.to_json()) + "\n")
+            sys.stdout.write(json.dumps(record.to_json()) + "\n")
             return 0
     except (ShimError, OCIRuntimeError) as exc:
         # stdout carries the result: the socket path, or this error for the client to re-raise
         kind = exc.kind if isinstance(exc, ShimError) else "runtime"
         message = getattr(exc, "message", None) or str(exc)
         error = {"kind": kind, "type": type(exc).__name__, "message": message}
-        sys.stdout.write(jsonlite.dumps({"error": error}) + "\n")
+        sys.stdout.write(json.dumps({"error": error}) + "\n")
         sys.stderr.write(f"pyshim: {exc}\n")
         return 1
     sys.stderr.write(f"pyshim: unknown command {args[0]!r}\n")
@@ -104,8 +104,8 @@ def launch(config: ShimConfig, close_in_daemon: tuple[int, ...] = ()) -> str:
             if os.path.exists(stale):
                 os.unlink(stale)
         with open(layout.state("shim.json"), "w") as f:
-            f.write(jsonlite.dumps(config.to_json()))
-        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            f.write(json.dumps(config.to_json()))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(layout.socket)
         listener.listen(128)
     except BaseException:
@@ -139,7 +139,7 @@ def launch(config: ShimConfig, close_in_daemon: tuple[int, ...] = ()) -> str:
     raise ShimError(message)
 
 
-def _daemon(config: ShimConfig, listener: _socket.socket, ready_w: int) -> None:
+def _daemon(config: ShimConfig, listener: socket.socket, ready_w: int) -> None:
     code = 0
     layout = config.layout
     try:
@@ -175,7 +175,7 @@ def _daemon(config: ShimConfig, listener: _socket.socket, ready_w: int) -> None:
             os._exit(code)
 
 
-def _serve(config: ShimConfig, listener: _socket.socket) -> Server:
+def _serve(config: ShimConfig, listener: socket.socket) -> Server:
     loop = Loop()
     log = None
     if config.log_driver == "json-file":
@@ -186,9 +186,9 @@ def _serve(config: ShimConfig, listener: _socket.socket) -> Server:
 
     server = Server(loop, listener, make_task)
     # the engine's terminal or process group must not take the shim down
-    for sig in (_signal.SIGINT, _signal.SIGHUP, _signal.SIGTERM):
-        _signal.signal(sig, _signal.SIG_IGN)
-    loop.on_signals((_signal.SIGCHLD,), server.task.reap)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    loop.on_signals((signal.SIGCHLD,), server.task.reap)
     server.task.reap()
     return server
 

@@ -10,12 +10,9 @@ Refusals read as containerd's: "cannot pause task in created state".
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from engine.shim.errors import TaskConflictError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 CREATED, RUNNING, PAUSED, STOPPED, DELETED = "created", "running", "paused", "stopped", "deleted"
 

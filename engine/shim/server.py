@@ -11,24 +11,20 @@ the bytes; the shim closes the connection when the container's output ends.
 
 from __future__ import annotations
 
-import _socket
+import json
 import os
+import socket
 import struct
 import time
+from collections.abc import Callable
+from typing import Any
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import OCIRuntimeError
 from engine.shim.config import VERSION
 from engine.shim.errors import InvalidArgumentError, ShimError, TaskConflictError
 from engine.shim.loop import READ, WRITE, Loop
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-    from engine.shim.process import Process
-    from engine.shim.task import Task
+from engine.shim.process import Process
+from engine.shim.task import Task
 
 MAX_LINE = 1 << 20
 MAX_PENDING = 4 << 20  # a stream client further behind than this is dropped, never waited for
@@ -40,7 +36,7 @@ class Conn:
 
     __slots__ = ("busy", "closing", "fd", "inbuf", "mode", "out", "sock")
 
-    def __init__(self, sock: _socket.socket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.inbuf = b""
@@ -56,9 +52,7 @@ class Conn:
 class Server:
     """Accepts clients, dispatches methods to the Task, fans out events and output."""
 
-    def __init__(
-        self, loop: Loop, listener: _socket.socket, task_factory: Callable[[Server], Task]
-    ):
+    def __init__(self, loop: Loop, listener: socket.socket, task_factory: Callable[[Server], Task]):
         self.loop = loop
         self.listener = listener
         self.conns: dict[int, Conn] = {}
@@ -71,7 +65,7 @@ class Server:
     # -- fan-out -------------------------------------------------------------------------
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         event = {"topic": topic, "id": self.task.config.id, "timestamp": time.time_ns(), **payload}
-        line = (jsonlite.dumps(event) + "\n").encode()
+        line = (json.dumps(event) + "\n").encode()
         for conn in list(self.conns.values()):
             if conn.mode == "events":
                 self._send(conn, line)
@@ -92,14 +86,13 @@ class Server:
     def _accept(self, _events: int) -> None:
         while True:
             try:
-                fd, _ = self.listener._accept()  # type: ignore[attr-defined]
+                sock, _ = self.listener.accept()
             except BlockingIOError:
                 return
-            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
             sock.setblocking(False)
             conn = Conn(sock)
-            self.conns[fd] = conn
-            self.loop.add(fd, READ, self._ready(conn))
+            self.conns[conn.fd] = conn
+            self.loop.add(conn.fd, READ, self._ready(conn))
 
     def _ready(self, conn: Conn) -> Callable[[int], None]:
         def on_events(events: int) -> None:
@@ -137,7 +130,7 @@ class Server:
 
     def _handle(self, conn: Conn, line: bytes) -> None:
         try:
-            request = jsonlite.loads(line)
+            request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("method"), str):
                 raise InvalidArgumentError("a request is a JSON object with a method")
             method = request.pop("method")
@@ -207,7 +200,7 @@ class Server:
 
     # -- output --------------------------------------------------------------------------
     def _reply(self, conn: Conn, result: dict[str, Any]) -> None:
-        self._send(conn, (jsonlite.dumps({"ok": True, "result": result}) + "\n").encode())
+        self._send(conn, (json.dumps({"ok": True, "result": result}) + "\n").encode())
 
     def _reply_error(self, conn: Conn, exc: Exception) -> None:
         kind = exc.kind if isinstance(exc, ShimError) else "runtime"
@@ -218,7 +211,7 @@ class Server:
         }
         if isinstance(exc, OCIRuntimeError):
             error["action"] = exc.action
-        self._send(conn, (jsonlite.dumps({"ok": False, "error": error}) + "\n").encode())
+        self._send(conn, (json.dumps({"ok": False, "error": error}) + "\n").encode())
 
     def _send(self, conn: Conn, data: bytes) -> None:
         if conn.mode != "rpc" and conn.pending() > MAX_PENDING:

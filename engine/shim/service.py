@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import binascii
+from typing import Any
 
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.opts import UpdateOpts
 from engine.shim.errors import InvalidArgumentError
 from engine.shim.proxywatch import ProxyWatch
 from engine.shim.task import Task
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class TaskService(Task):

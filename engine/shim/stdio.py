@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 
 from engine.runtime.console import read_master, resize
 from engine.shim.errors import InvalidArgumentError
 from engine.shim.logfile import JsonFileLog
 from engine.shim.loop import READ, Loop
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 class InitIO:

@@ -9,10 +9,12 @@ and only after every exec has exited and the stdio reached EOF (or a 2 s drain d
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
-from engine.runtime import jsonlite
 from engine.runtime.console import ConsoleSocket
 from engine.runtime.errors import (
     ContainerExistsError,
@@ -23,27 +25,21 @@ from engine.runtime.errors import (
 from engine.runtime.opts import CreateOpts, DeleteOpts, KillOpts, parse_signal
 from engine.runtime.runtime import Runtime, validate_id
 from engine.shim.bundle import read_bundle_config
+from engine.shim.config import ShimConfig
 from engine.shim.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
 from engine.shim.execstart import start_exec
 from engine.shim.exitcmd import run_exit_command
 from engine.shim.exitfile import ExitRecord, write_exit
 from engine.shim.files import read_pid_file, unlink_quiet
+from engine.shim.logfile import JsonFileLog
+from engine.shim.loop import Loop
 from engine.shim.oom import memory_cgroup, oom_killed
 from engine.shim.process import DELETED, STOPPED, Process, exit_code
+from engine.shim.proxywatch import ProxyWatch
 from engine.shim.stdio import InitIO
+from engine.shim.ttyio import ExecTerminal
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-    from engine.shim.config import ShimConfig
-    from engine.shim.logfile import JsonFileLog
-    from engine.shim.loop import Loop
-    from engine.shim.proxywatch import ProxyWatch
-    from engine.shim.ttyio import ExecTerminal
-
-    Publish = Callable[[str, dict[str, Any]], None]
+Publish = Callable[[str, dict[str, Any]], None]
 
 DRAIN_SECONDS = 2.0
 
@@ -224,7 +220,7 @@ class Task:
         proc.stdout = str(params.get("stdout") or "")
         proc.stderr = str(params.get("stderr") or "")
         with open(proc.spec_path, "w") as f:
-            f.write(jsonlite.dumps(spec))
+            f.write(json.dumps(spec))
         self.execs[exec_id] = proc
         self.publish("/tasks/exec-added", {"exec_id": exec_id})
         return {}

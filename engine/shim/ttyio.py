@@ -10,14 +10,11 @@ a side cannot take more, the other side is not read, and the kernel's buffers fi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from engine.runtime.console import read_master, resize
 from engine.shim.errors import InvalidArgumentError
 from engine.shim.loop import READ, WRITE, Loop
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 # A terminal has no half-close: EOF on the exec's stdin is sent as ^D (VEOF), as for `run -t`.
 EOT = b"\x04"

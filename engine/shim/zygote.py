@@ -13,15 +13,15 @@ Protocol on <run>/zygote.sock: one line {"argv": [shim flags]} -> one line
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # signal imports enum
-import _socket
 import contextlib
 import ctypes  # noqa: F401 - imported once here, shared by every forked shim
 import gc
+import json
 import os
+import signal
+import socket
 import sys
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import OCIRuntimeError
 from engine.shim.config import ShimConfig
 from engine.shim.errors import InvalidArgumentError, ShimError
@@ -48,7 +48,7 @@ def start_zygote(argv: list[str]) -> int:
         raise InvalidArgumentError("usage: pyshim zygote [--run-root DIR]")
     os.makedirs(run_root, exist_ok=True)
     path = socket_path(run_root)
-    listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(path)
     except OSError:
@@ -74,7 +74,7 @@ def start_zygote(argv: list[str]) -> int:
 
 
 def _answers(path: str) -> bool:
-    probe = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.settimeout(1.0)
         probe.connect(path)
@@ -95,9 +95,9 @@ def _reap(_sig: int, _frame: object) -> None:
         pass
 
 
-def _serve(run_root: str, listener: _socket.socket) -> None:
+def _serve(run_root: str, listener: socket.socket) -> None:
     os.chdir("/")
-    _signal.signal(_signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGCHLD, _reap)
     set_subreaper()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -110,8 +110,7 @@ def _serve(run_root: str, listener: _socket.socket) -> None:
     while True:
         gc.collect()
         gc.freeze()  # everything so far stays in shared pages in the shims forked next
-        fd, _ = listener._accept()  # type: ignore[attr-defined]
-        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
+        conn, _ = listener.accept()
         try:
             conn.settimeout(10.0)
             if not _handle(conn, listener, mine):
@@ -122,7 +121,7 @@ def _serve(run_root: str, listener: _socket.socket) -> None:
             conn.close()
 
 
-def _retire(run_root: str, listener: _socket.socket) -> None:
+def _retire(run_root: str, listener: socket.socket) -> None:
     """Leave for a zygote with the current code; the shims already forked live on."""
     with contextlib.suppress(OSError):
         os.unlink(socket_path(run_root))
@@ -132,7 +131,7 @@ def _retire(run_root: str, listener: _socket.socket) -> None:
     os._exit(0)
 
 
-def _handle(conn: _socket.socket, listener: _socket.socket, mine: str) -> bool:
+def _handle(conn: socket.socket, listener: socket.socket, mine: str) -> bool:
     """Serve one request; False when the client runs newer code than this zygote."""
     data = b""
     while b"\n" not in data:
@@ -141,7 +140,7 @@ def _handle(conn: _socket.socket, listener: _socket.socket, mine: str) -> bool:
             return True
         data += chunk
     try:
-        request = jsonlite.loads(data.split(b"\n", 1)[0])
+        request = json.loads(data.split(b"\n", 1)[0])
         if request.get("code", mine) != mine:
             conn.sendall(b'{"ok": false, "stale": true}\n')
             return False
@@ -164,5 +163,5 @@ def _handle(conn: _socket.socket, listener: _socket.socket, mine: str) -> bool:
                 "message": f"bad zygote request: {exc}",
             },
         }
-    conn.sendall((jsonlite.dumps(reply) + "\n").encode())
+    conn.sendall((json.dumps(reply) + "\n").encode())
     return True

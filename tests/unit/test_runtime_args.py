@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from engine.runtime import jsonlite
 from engine.runtime.errors import (
     CommandNotExecutableError,
     CommandNotFoundError,
@@ -196,18 +195,3 @@ def test_exit_codes_of_command_errors():
 @pytest.mark.parametrize(("status", "code"), [(0, 0), (7 << 8, 7), (9, 137), (15, 143), (6, 134)])
 def test_exit_status_math(status, code):
     assert exit_status(status) == code
-
-
-@pytest.mark.parametrize(
-    "value", [{"a": [1, 2.5, None, True, False, 'é\n"', {}]}, [], "x", 0, {"n": -1e300}]
-)
-def test_jsonlite_matches_json(value):
-    text = jsonlite.dumps(value)
-    assert json.loads(text) == value
-    assert jsonlite.loads(json.dumps(value, indent=2)) == value
-
-
-@pytest.mark.parametrize("bad", ["{", "1 2", "", "{'a': 1}", "[1,]"])
-def test_jsonlite_rejects(bad):
-    with pytest.raises(ValueError):
-        jsonlite.loads(bad)
