@@ -2,7 +2,7 @@
 
     EngineError (exit_code 125: the engine itself failed, as `docker run` reports it)
     ├── runtime errors        engine/runtime/  (the OCI runtime said no)
-    ├── shim errors           engine/shim/     (task API, reattach, dead shims)
+    ├── shim errors           engine/shimapi/  (task API, reattach, dead shims)
     ├── image errors          engine/images/   (import, load, unknown image)
     └── network errors        engine/cli/network.py maps bridge.errors onto it
 

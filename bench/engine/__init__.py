@@ -1,6 +1,6 @@
 """`python -m bench engine`: the shim and runtime layer beside the real peers, in one run.
 
-Targets: `pyshim` (ours, via engine.shim.client), `containerd-shim-runc-v2` (driven by its own
+Targets: `pyshim` (ours, via engine.tasks.client), `containerd-shim-runc-v2` (driven by its own
 private containerd, started and stopped here), `runc` (bare `runc run`, the floor).
 Scenarios (`--only`): `memory` (RSS/PSS per shim with N live containers), `lifecycle`
 (create+start+exit+delete of `true`), and pyengine against a private dockerd 20.10 (issue 6):

@@ -24,10 +24,10 @@ from bench.engine.testbed import (
     remove_cgroups,
     which,
 )
-from engine.shim.client import ShimClient
-from engine.shim.config import ShimConfig
-from engine.shim.discovery import read_pid
-from engine.shim.spawn import create_task, remove_task
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.discovery import read_pid
+from engine.tasks.client import ShimClient
+from engine.tasks.spawn import create_task, remove_task
 
 RUNC = which("runc") or "/usr/sbin/runc"
 

@@ -26,12 +26,12 @@ import click
 from engine.private import ensure_private_roots
 from engine.runtime.runtime import Runtime
 from engine.runtime.spec import process_spec
-from engine.shim.client import ShimClient
-from engine.shim.config import VERSION, ShimConfig
-from engine.shim.discovery import cleanup_dead, list_ids, probe
-from engine.shim.errors import TaskNotFoundError
-from engine.shim.paths import Layout, default_root, default_run_root
-from engine.shim.spawn import create_task, remove_task
+from engine.shimapi.config import VERSION, ShimConfig
+from engine.shimapi.discovery import cleanup_dead, list_ids, probe
+from engine.shimapi.errors import TaskNotFoundError
+from engine.shimapi.paths import Layout, default_root, default_run_root
+from engine.tasks.client import ShimClient
+from engine.tasks.spawn import create_task, remove_task
 
 
 class Roots:

@@ -36,7 +36,7 @@ from typing import NoReturn
 
 from engine.cli import handover
 from engine.cli.entry import answers
-from engine.shim.fingerprint import tree_fingerprint
+from engine.shimapi.fingerprint import tree_fingerprint
 
 # Modules every command may need, imported before the first fork so workers share them.
 PRELOAD = (

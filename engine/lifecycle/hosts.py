@@ -22,7 +22,7 @@ from pathlib import Path
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
 from engine.flock import flocked
-from engine.shim import discovery
+from engine.shimapi import discovery
 
 # (ip, name, short id) of another container on the network.
 Peer = tuple[str, str, str]

@@ -19,20 +19,20 @@ from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
 from engine.lifecycle.execio import ExecStdio
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.spec import process_spec
-from engine.shim.client import ShimClient
-from engine.shim.config import ShimConfig
-from engine.shim.discovery import cleanup_dead, probe
-from engine.shim.errors import (
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.discovery import cleanup_dead, probe
+from engine.shimapi.errors import (
     DeadlineExceededError,
     ShimError,
     ShimUnavailableError,
     TaskConflictError,
     TaskNotFoundError,
 )
-from engine.shim.exitfile import read_exit
-from engine.shim.paths import Layout
-from engine.shim.proxywatch import read_state
-from engine.shim.spawn import create_task, spawn
+from engine.shimapi.exitfile import read_exit
+from engine.shimapi.paths import Layout
+from engine.shimapi.proxystate import read_proxy_state
+from engine.tasks.client import ShimClient
+from engine.tasks.spawn import create_task, spawn
 
 
 def _seconds(ns: int | None) -> float:
@@ -275,7 +275,7 @@ class ShimTasks:
             self._client(container_id).release_proxy()
 
     def proxy_state(self, container_id: str) -> dict[str, object] | None:
-        return read_state(self.layout(container_id).state("proxy.json"))
+        return read_proxy_state(self.layout(container_id).state("proxy.json"))
 
     def delete(self, container_id: str) -> None:
         layout = self.layout(container_id)

@@ -92,7 +92,7 @@ READY_TIMEOUT = 30.0  # seconds a proxy has to report on fd 3
 @dataclass(frozen=True, slots=True)
 class ProxyLaunch:
     """Everything that starts a container's proxy: the engine starts it with this, and hands it
-    to the container's shim, which starts it again if the proxy dies (engine.shim.proxywatch)."""
+    to the container's shim, which starts it again if the proxy dies (engine/shim/proxywatch.py)."""
 
     executable: str
     bindings: tuple[PortBinding, ...]

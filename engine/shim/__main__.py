@@ -2,6 +2,6 @@
 
 import sys
 
-from engine.shim import main
+from engine.shim.cli import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from engine.shim.errors import InvalidArgumentError
+from engine.shimapi.errors import InvalidArgumentError
 
 
 def read_bundle_config(bundle: str) -> dict[str, Any]:

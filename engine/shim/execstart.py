@@ -17,9 +17,9 @@ from engine.shim.files import (
     unlink_quiet,
 )
 from engine.shim.loop import Loop
-from engine.shim.paths import Layout
 from engine.shim.process import Process
 from engine.shim.ttyio import ExecTerminal
+from engine.shimapi.paths import Layout
 
 
 def start_exec(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from engine.shim.errors import TaskConflictError
+from engine.shimapi.errors import TaskConflictError
 
 CREATED, RUNNING, PAUSED, STOPPED, DELETED = "created", "running", "paused", "stopped", "deleted"
 

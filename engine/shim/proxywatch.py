@@ -17,7 +17,6 @@ The state (running, restarting, released; pid, restarts, last error) is written 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import time
@@ -26,6 +25,7 @@ from engine.errors import EngineError
 from engine.ports import proxyproc
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.shim.loop import READ, Loop
+from engine.shimapi.proxystate import write_proxy_state
 
 FIRST_DELAY = 0.1
 MAX_DELAY = 10.0
@@ -177,18 +177,4 @@ class ProxyWatch:
         return -1
 
     def _save(self) -> None:
-        tmp = f"{self.state_path}.tmp"
-        with contextlib.suppress(OSError):
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self.snapshot(), f)
-            os.replace(tmp, self.state_path)
-
-
-def read_state(path: str) -> dict[str, object] | None:
-    """What `ProxyWatch` last wrote at `path`, None when nothing watches a proxy there."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        write_proxy_state(self.state_path, self.snapshot())

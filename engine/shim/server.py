@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.runtime.errors import OCIRuntimeError
-from engine.shim.config import VERSION
-from engine.shim.errors import InvalidArgumentError, ShimError, TaskConflictError
 from engine.shim.loop import READ, WRITE, Loop
 from engine.shim.process import Process
 from engine.shim.task import Task
+from engine.shimapi.config import VERSION
+from engine.shimapi.errors import InvalidArgumentError, ShimError, TaskConflictError
 
 MAX_LINE = 1 << 20
 MAX_PENDING = 4 << 20  # a stream client further behind than this is dropped, never waited for

@@ -7,9 +7,9 @@ from typing import Any
 
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.opts import UpdateOpts
-from engine.shim.errors import InvalidArgumentError
 from engine.shim.proxywatch import ProxyWatch
 from engine.shim.task import Task
+from engine.shimapi.errors import InvalidArgumentError
 
 
 class TaskService(Task):

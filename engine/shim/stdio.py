@@ -7,9 +7,9 @@ import os
 from collections.abc import Callable
 
 from engine.runtime.console import read_master, resize
-from engine.shim.errors import InvalidArgumentError
 from engine.shim.logfile import JsonFileLog
 from engine.shim.loop import READ, Loop
+from engine.shimapi.errors import InvalidArgumentError
 
 
 class InitIO:

@@ -25,11 +25,8 @@ from engine.runtime.errors import (
 from engine.runtime.opts import CreateOpts, DeleteOpts, KillOpts, parse_signal
 from engine.runtime.runtime import Runtime, validate_id
 from engine.shim.bundle import read_bundle_config
-from engine.shim.config import ShimConfig
-from engine.shim.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
 from engine.shim.execstart import start_exec
 from engine.shim.exitcmd import run_exit_command
-from engine.shim.exitfile import ExitRecord, write_exit
 from engine.shim.files import read_pid_file, unlink_quiet
 from engine.shim.logfile import JsonFileLog
 from engine.shim.loop import Loop
@@ -38,6 +35,9 @@ from engine.shim.process import DELETED, STOPPED, Process, exit_code
 from engine.shim.proxywatch import ProxyWatch
 from engine.shim.stdio import InitIO
 from engine.shim.ttyio import ExecTerminal
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
+from engine.shimapi.exitfile import ExitRecord, write_exit
 
 Publish = Callable[[str, dict[str, Any]], None]
 

@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable
 
 from engine.runtime.console import read_master, resize
-from engine.shim.errors import InvalidArgumentError
 from engine.shim.loop import READ, WRITE, Loop
+from engine.shimapi.errors import InvalidArgumentError
 
 # A terminal has no half-close: EOF on the exec's stdin is sent as ^D (VEOF), as for `run -t`.
 EOT = b"\x04"

@@ -23,11 +23,11 @@ import socket
 import sys
 
 from engine.runtime.errors import OCIRuntimeError
-from engine.shim.config import ShimConfig
-from engine.shim.errors import InvalidArgumentError, ShimError
-from engine.shim.fingerprint import code_fingerprint
-from engine.shim.main import launch, set_subreaper
-from engine.shim.paths import default_run_root
+from engine.shim.daemon import launch, set_subreaper
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.errors import InvalidArgumentError, ShimError
+from engine.shimapi.fingerprint import code_fingerprint
+from engine.shimapi.paths import default_run_root
 
 
 def socket_path(run_root: str) -> str:

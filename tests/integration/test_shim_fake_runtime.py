@@ -21,10 +21,10 @@ from engine.runtime.errors import (
 )
 from engine.runtime.runtime import Runtime
 from engine.runtime.spec import SpecOptions, write_bundle
-from engine.shim.discovery import pid_alive
-from engine.shim.errors import TaskConflictError
-from engine.shim.restore import restore
-from engine.shim.spawn import create_task, remove_task
+from engine.shimapi.discovery import pid_alive
+from engine.shimapi.errors import TaskConflictError
+from engine.tasks.restore import restore
+from engine.tasks.spawn import create_task, remove_task
 from tests.fakes import FAKE_RUNTIME
 from tests.support.bundle import zombies_under
 from tests.support.shim import Sandbox, sandbox, wait_for

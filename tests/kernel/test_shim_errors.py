@@ -11,10 +11,10 @@ from engine.runtime.errors import (
     OCIRuntimeError,
     RuntimeNotAvailableError,
 )
-from engine.shim.client import ShimClient
-from engine.shim.discovery import pid_alive, probe
-from engine.shim.errors import InvalidArgumentError, ShimUnavailableError, TaskExistsError
-from engine.shim.spawn import create_task, remove_task
+from engine.shimapi.discovery import pid_alive, probe
+from engine.shimapi.errors import InvalidArgumentError, ShimUnavailableError, TaskExistsError
+from engine.tasks.client import ShimClient
+from engine.tasks.spawn import create_task, remove_task
 from tests.conftest import require, require_root
 from tests.fakes import FAILING_RUNTIME, RUNC_WRAPPER
 from tests.support.bundle import cgroup_dirs, mounts_under

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine.runtime.spec import process_spec
-from engine.shim.discovery import pid_alive, read_pid
-from engine.shim.errors import InvalidArgumentError, TaskConflictError, TaskNotFoundError
-from engine.shim.spawn import remove_task
+from engine.shimapi.discovery import pid_alive, read_pid
+from engine.shimapi.errors import InvalidArgumentError, TaskConflictError, TaskNotFoundError
+from engine.tasks.spawn import remove_task
 from tests.conftest import require, require_root
 from tests.support.bundle import zombies_under
 from tests.support.shim import RUNC, Sandbox, sandbox, wait_for

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.shim.discovery import pid_alive, probe
-from engine.shim.restore import restore
-from engine.shim.spawn import remove_task
-from engine.shim.stop import stop_all
+from engine.shimapi.discovery import pid_alive, probe
+from engine.tasks.restore import restore
+from engine.tasks.spawn import remove_task
+from engine.tasks.stop import stop_all
 from tests.conftest import require, require_root
 from tests.support.shim import RUNC, Sandbox, sandbox, wait_for
 
@@ -37,8 +37,8 @@ def engine_process(
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from engine.shim.spawn import create_task
-        from engine.shim.config import ShimConfig
+        from engine.tasks.spawn import create_task
+        from engine.shimapi.config import ShimConfig
         c = create_task(ShimConfig(id={cid!r}, bundle={str(box.base / "bundles" / cid)!r},
                         run_root={str(box.run_root)!r}, root={str(box.root)!r}, runtime={RUNC!r}),
                         stdin={stdin!r})

@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.shim.client import ShimClient
-from engine.shim.config import ShimConfig
-from engine.shim.discovery import list_ids, pid_alive, read_pid
-from engine.shim.paths import Layout
-from engine.shim.spawn import create_task
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.discovery import list_ids, pid_alive, read_pid
+from engine.shimapi.paths import Layout
+from engine.tasks.client import ShimClient
+from engine.tasks.spawn import create_task
 from tests.support.bundle import cgroup_dirs, make_bundle
 
 RUNC = "/usr/sbin/runc"

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from engine.lifecycle.execio import ExecStdio
-from engine.shim.errors import InvalidArgumentError
 from engine.shim.loop import Loop
 from engine.shim.ttyio import ExecTerminal
+from engine.shimapi.errors import InvalidArgumentError
 
 F_SETPIPE_SZ = 1031
 

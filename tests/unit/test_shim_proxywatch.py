@@ -16,7 +16,8 @@ import pytest
 from engine.ports import proxyproc
 from engine.ports.proxyproc import ProxyLaunch
 from engine.shim.loop import Loop
-from engine.shim.proxywatch import ProxyWatch, read_state
+from engine.shim.proxywatch import ProxyWatch
+from engine.shimapi.proxystate import read_proxy_state
 
 SERVES = "#!/bin/sh\nprintf '0\\n' >&3\nexec 3>&-\nexec sleep 60\n"
 FAILS = "#!/bin/sh\nprintf '1\\nlisten tcp4 127.0.0.1:1: bind: boom' >&3\nexit 1\n"
@@ -68,14 +69,24 @@ def test_a_killed_proxy_is_started_again(tmp_path: Path, children: list[int]) ->
     loop = Loop()
     state = str(tmp_path / "proxy.json")
     watch = ProxyWatch(loop, launch, first, state)
-    assert read_state(state) == {"status": "running", "pid": first.pid, "restarts": 0, "error": ""}
+    assert read_proxy_state(state) == {
+        "status": "running",
+        "pid": first.pid,
+        "restarts": 0,
+        "error": "",
+    }
 
     os.kill(first.pid, signal.SIGKILL)
     run_until(loop, lambda: watch.restarts == 1 and watch.status == "running")
     second = watch.handle
     children.append(second.pid)
     assert second.pid != first.pid and proxyproc.is_running(second)
-    assert read_state(state) == {"status": "running", "pid": second.pid, "restarts": 1, "error": ""}
+    assert read_proxy_state(state) == {
+        "status": "running",
+        "pid": second.pid,
+        "restarts": 1,
+        "error": "",
+    }
 
     watch.release()
     os.kill(second.pid, signal.SIGKILL)

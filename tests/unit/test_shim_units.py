@@ -6,11 +6,11 @@ import os
 import pytest
 
 from engine.runtime.errors import InvalidContainerIDError
-from engine.shim.config import ShimConfig
-from engine.shim.errors import InvalidArgumentError, TaskConflictError
-from engine.shim.exitfile import ExitRecord, read_exit, write_exit
 from engine.shim.logfile import PARTIAL, JsonFileLog, parse_size, rfc3339nano
 from engine.shim.process import Process, exit_code
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.errors import InvalidArgumentError, TaskConflictError
+from engine.shimapi.exitfile import ExitRecord, read_exit, write_exit
 
 
 def read_log(path: "str | os.PathLike[str]") -> list[dict[str, str]]:
@@ -167,7 +167,7 @@ def test_config_rejects(argv, exc):
 
 
 def test_exit_command_round_trips_through_argv_and_json():
-    from engine.shim.config import ShimConfig
+    from engine.shimapi.config import ShimConfig
 
     cfg = ShimConfig(
         id="pyt-x", bundle="/b", run_root="/r", root="/d",

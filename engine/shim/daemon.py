@@ -1,11 +1,8 @@
-"""`pyshim start|delete|version`: the shim's process life.
-
-start   validates, claims <run>/shims/<id>/ (a stale one left by a dead shim is removed), binds
-        the socket, then double-forks: the daemon calls setsid, becomes the child subreaper and
-        serves; the first process prints the socket path once the daemon reports ready on a
-        pipe ("0\\n", or "1\\n<message>") and exits 0, or prints the message and exits 1.
-delete  cleanup for a dead shim (as `containerd-shim-runc-v2 delete`): see discovery.py.
-The daemon keeps running when its starter (the engine) exits; it exits after `shutdown`.
+"""The shim's process life: validate, claim <run>/shims/<id>/ (a stale one left by a dead shim
+is removed), bind the socket, then double-fork: the daemon calls setsid, becomes the child
+subreaper and serves; the first process returns the socket path once the daemon reports ready
+on a pipe ("0\\n", or "1\\n<message>"), or raises the message. The daemon keeps running when
+its starter (the engine) exits; it exits after `shutdown`.
 """
 
 from __future__ import annotations
@@ -16,54 +13,17 @@ import signal
 import socket
 import sys
 
-from engine.runtime.errors import OCIRuntimeError
 from engine.shim.bundle import read_bundle_config
-from engine.shim.config import VERSION, ShimConfig
-from engine.shim.discovery import cleanup_dead, probe, remove_state
-from engine.shim.errors import ShimError, TaskExistsError
 from engine.shim.logfile import JsonFileLog
 from engine.shim.loop import Loop
 from engine.shim.server import Server
 from engine.shim.service import TaskService
 from engine.shim.task import Task
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.discovery import probe, remove_state
+from engine.shimapi.errors import ShimError, TaskExistsError
 
 PR_SET_CHILD_SUBREAPER = 36
-EXIT_USAGE = 2
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        sys.stderr.write(
-            "usage: pyshim start|delete --id ID --bundle DIR [--run-root R] "
-            "[--root P] [--runtime PATH] [--runtime-arg=A]... | version\n"
-        )
-        return EXIT_USAGE
-    if args[0] in ("version", "-v", "--version"):
-        sys.stdout.write(f"pyshim {VERSION}\n")
-        return 0
-    try:
-        if args[0] == "zygote":
-            from engine.shim.zygote import start_zygote  # noqa: PLC0415 - only this command
-
-            return start_zygote(args[1:])
-        config = ShimConfig.from_argv(args[1:])
-        if args[0] == "start":
-            return start(config)
-        if args[0] == "delete":
-            record = cleanup_dead(config.layout)
-            sys.stdout.write(json.dumps(record.to_json()) + "\n")
-            return 0
-    except (ShimError, OCIRuntimeError) as exc:
-        # stdout carries the result: the socket path, or this error for the client to re-raise
-        kind = exc.kind if isinstance(exc, ShimError) else "runtime"
-        message = getattr(exc, "message", None) or str(exc)
-        error = {"kind": kind, "type": type(exc).__name__, "message": message}
-        sys.stdout.write(json.dumps({"error": error}) + "\n")
-        sys.stderr.write(f"pyshim: {exc}\n")
-        return 1
-    sys.stderr.write(f"pyshim: unknown command {args[0]!r}\n")
-    return EXIT_USAGE
 
 
 def claim_state_dir(config: ShimConfig) -> None:
@@ -83,11 +43,6 @@ def claim_state_dir(config: ShimConfig) -> None:
         )
     remove_state(layout)
     os.mkdir(layout.state_dir, 0o711)
-
-
-def start(config: ShimConfig) -> int:
-    sys.stdout.write(launch(config) + "\n")
-    return 0
 
 
 def launch(config: ShimConfig, close_in_daemon: tuple[int, ...] = ()) -> str:

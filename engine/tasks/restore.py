@@ -7,10 +7,10 @@ dead["db"].exit_status             # 255, or 137 when the orphaned container was
 
 from __future__ import annotations
 
-from engine.shim.client import ShimClient
-from engine.shim.discovery import cleanup_dead, list_ids, probe
-from engine.shim.exitfile import ExitRecord
-from engine.shim.paths import Layout
+from engine.shimapi.discovery import cleanup_dead, list_ids, probe
+from engine.shimapi.exitfile import ExitRecord
+from engine.shimapi.paths import Layout
+from engine.tasks.client import ShimClient
 
 
 def restore(run_root: str, root: str) -> tuple[dict[str, ShimClient], dict[str, ExitRecord]]:

@@ -7,8 +7,8 @@ container with its own stop timeout, all at once, each given 5 s of grace after 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.shim.client import ExitStatus, ShimClient
-from engine.shim.errors import DeadlineExceededError, TaskConflictError, TaskNotFoundError
+from engine.shimapi.errors import DeadlineExceededError, TaskConflictError, TaskNotFoundError
+from engine.tasks.client import ExitStatus, ShimClient
 
 KILL_GRACE = 5.0
 

@@ -14,15 +14,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.shim.client import ExitStatus, ShimClient, raise_remote
-from engine.shim.config import ShimConfig
-from engine.shim.errors import ShimError
-from engine.shim.fingerprint import code_fingerprint
+from engine.shimapi.config import ShimConfig
+from engine.shimapi.errors import ShimError
+from engine.shimapi.fingerprint import code_fingerprint
+from engine.tasks.client import ExitStatus, ShimClient, raise_remote
 
 # The shim runs without site-packages (-S): it imports only the stdlib and this package, and
 # site's .pth processing costs milliseconds and memory in every shim.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from engine.shim.main import main; "
+_BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from engine.shim.cli import main; "
 _BOOT += "sys.exit(main())"
 
 

@@ -11,8 +11,8 @@ import os
 from typing import Any
 
 from engine.runtime.runtime import validate_id
-from engine.shim.errors import InvalidArgumentError
-from engine.shim.paths import MAX_SOCKET_PATH, Layout, default_root, default_run_root
+from engine.shimapi.errors import InvalidArgumentError
+from engine.shimapi.paths import MAX_SOCKET_PATH, Layout, default_root, default_run_root
 
 VERSION = "0.1.0"
 _FLAGS = (

@@ -1,7 +1,7 @@
 """The engine's side of the task API: call a shim, stream its events and output.
 
-    client = engine.shim.spawn.create_task(ShimConfig(id=..., bundle=..., ...))
-    client.start(); status = client.wait(); engine.shim.spawn.remove_task(client)
+    client = engine.tasks.spawn.create_task(ShimConfig(id=..., bundle=..., ...))
+    client.start(); status = client.wait(); engine.tasks.spawn.remove_task(client)
 
 Errors come back as the same classes the shim raised (TaskConflictError, CommandNotFoundError, ...).
 """
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.runtime import errors as runtime_errors
-from engine.shim.errors import (
+from engine.shimapi.errors import (
     KINDS,
     DeadlineExceededError,
     ShimError,
     ShimProtocolError,
     ShimUnavailableError,
 )
-from engine.shim.paths import Layout
+from engine.shimapi.paths import Layout
 
 STREAMS = {1: "stdout", 2: "stderr"}
 

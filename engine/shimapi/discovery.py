@@ -18,9 +18,9 @@ import time
 from engine.runtime.errors import ContainerNotFoundError, OCIRuntimeError
 from engine.runtime.opts import DeleteOpts
 from engine.runtime.runtime import Runtime
-from engine.shim.errors import TaskConflictError
-from engine.shim.exitfile import ExitRecord, read_exit, write_exit
-from engine.shim.paths import Layout
+from engine.shimapi.errors import TaskConflictError
+from engine.shimapi.exitfile import ExitRecord, read_exit, write_exit
+from engine.shimapi.paths import Layout
 
 LIVE_STATES = ("created", "creating", "running", "paused", "pausing")
 
