@@ -1,10 +1,14 @@
-"""The `pyengine` console script: hand the command to the run root's fork server when one
-answers, else run it in this process (and start a server for the commands that follow).
+"""The `pyengine` and `pybridge` console scripts: hand the command to the run root's fork server
+when one answers, else run it in this process (and start a server for the commands that follow).
 
 A command costs a Python start-up plus its imports, about 80 ms for `run`: more than runc
 needs to start the container. Forked from a process that has imported everything already, it
 costs a fork. So this module imports only what the hand-over needs; the command's own imports
 wait for the fallback. See engine/cli/forkserver.py for the server and why it is not a daemon.
+
+`pybridge` is the CNI plugin (bridge/cni): a runtime execs it for every ADD, DEL and CHECK, so
+it pays the same start-up and is served by the same warm process. Its code stays in bridge/;
+only its console script lives here, since bridge/ may not import the engine.
 
 `PYENGINE_FORKSERVER=0` runs every command in its own process, starting no server.
 """
@@ -31,32 +35,50 @@ LOST = 125  # docker's code when the daemon fails the command
 
 
 def entry() -> None:
-    """The console script."""
+    """The `pyengine` console script."""
+    _enter("pyengine")
+
+
+def pybridge() -> None:
+    """The `pybridge` console script (the CNI plugin)."""
+    _enter("pybridge")
+
+
+def _enter(program: str) -> None:
     argv = sys.argv[1:]
     run_root = os.environ.get("PYENGINE_RUN") or DEFAULT_RUN
     enabled = os.environ.get("PYENGINE_FORKSERVER", "1") not in ("0", "no", "off", "false")
-    code = forward(argv, run_root) if enabled else None
+    code = forward(argv, run_root, program) if enabled else None
     if code is not None:
         # The worker wrote to our descriptors itself; nothing here is buffered or left to
         # clean up, so skip the interpreter's finalization (a few ms per command).
         sys.stderr.flush()
         os._exit(code)
-    from engine.cli.app import main  # noqa: PLC0415 - only when no server took it
-
-    code = main(argv)
+    code = run_here(program, argv)
     if enabled:
         spawn_server(run_root)
     sys.exit(code)
 
 
-def forward(argv: list[str], run_root: str) -> int | None:
+def run_here(program: str, argv: list[str]) -> int:
+    """Run `program` in this process (the fallback, and the fork server's worker)."""
+    if program == "pybridge":
+        from bridge.cni import main as cni_main  # noqa: PLC0415 - only when no server took it
+
+        return cni_main()
+    from engine.cli.app import main  # noqa: PLC0415 - only when no server took it
+
+    return main(argv)
+
+
+def forward(argv: list[str], run_root: str, program: str = "pyengine") -> int | None:
     """Run the command in a worker forked by the server; its exit code, or None when no
     (current) server takes it and the caller should run it itself."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
             sock.connect(os.path.join(run_root, handover.SOCKET_NAME))
-            _send(sock, argv)
+            _send(sock, program, argv)
         except (OSError, ValueError):
             return None
         before = {sig: signal.signal(sig, lambda num, _f: _tell(sock, num)) for sig in FORWARDED}
@@ -78,18 +100,26 @@ def forward(argv: list[str], run_root: str) -> int | None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return 128 + signum
-    sys.stderr.write("pyengine: the fork server went away without this command's status\n")
+    message = "the fork server went away without this command's status"
+    sys.stderr.write(f"{program}: {message}\n")
+    if program == "pybridge":
+        # a CNI runtime reads the error from stdout; 11 is the spec's "try again later"
+        sys.stdout.write(f'{{"cniVersion": "1.1.0", "code": 11, "msg": "{message}"}}\n')
+        sys.stdout.flush()
+        return 1
     return LOST
 
 
-def _send(sock: socket.socket, argv: list[str]) -> None:
+def _send(sock: socket.socket, program: str, argv: list[str]) -> None:
     mask = os.umask(0)
     os.umask(mask)
     try:
         cwd = os.getcwd()
     except OSError:  # removed under us: the command runs from /
         cwd = "/"
-    req = handover.Request(sys.argv[0], cwd, mask, argv, dict(os.environ))
+    req = handover.Request(
+        program, sys.argv[0], cwd=cwd, umask=mask, argv=argv, env=dict(os.environ)
+    )
     data = handover.encode(req)
     fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
     sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])

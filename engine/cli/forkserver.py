@@ -1,7 +1,9 @@
-"""`python -m engine.cli.forkserver --run-root R`: a warm process that forks `pyengine` commands.
+"""`python -m engine.cli.forkserver --run-root R`: a warm process that forks `pyengine` commands
+and `pybridge` (CNI plugin) calls.
 
 Every `pyengine` command used to pay a Python start-up and about 80 ms of imports before doing
-any work. This process imports the whole command line once; for each command the thin client
+any work, and every CNI call of `pybridge` the same for the bridge driver. This process imports
+the whole command line and the plugin once; for each command the thin client
 (engine/cli/entry.py) connects to <run>/cli.sock and hands over its argv, environment, working
 directory, umask and its stdin, stdout and stderr (SCM_RIGHTS); the server forks a worker that
 becomes that command, and reports the worker's exit status back.
@@ -15,7 +17,9 @@ an in-process command:
   the command), and gets every signal the client receives;
 - the server retires when the code on disk changes (a fingerprint of engine/, bridge/ and
   netns/), answering "stale" so the client runs the command itself;
-- only clients with the server's own uid are served (SO_PEERCRED);
+- only clients with the server's own uid are served (SO_PEERCRED), and only those in the
+  server's own namespaces (a worker runs in the server's: a `pybridge` run by
+  `ip netns exec` must act in that network namespace, so it runs in its own process);
 - it exits after PYENGINE_FORKSERVER_IDLE seconds without commands (default 1800).
 """
 
@@ -35,7 +39,7 @@ import traceback
 from typing import NoReturn
 
 from engine.cli import handover
-from engine.cli.entry import answers
+from engine.cli.entry import answers, run_here
 from engine.shimapi.fingerprint import tree_fingerprint
 
 # Modules every command may need, imported before the first fork so workers share them.
@@ -49,7 +53,13 @@ PRELOAD = (
     "engine.cli.network",
     "engine.cli.system",
     "engine.lifecycle.adapters",
+    "bridge.cni",
+    "bridge.cni.commands",
+    "bridge.config",
+    "nftables",
 )
+# A worker runs in the server's namespaces; a client in any other is not served.
+NAMESPACES = ("net", "mnt", "pid", "ipc", "uts", "user", "cgroup")
 DEFAULT_IDLE = 1800.0
 
 
@@ -120,8 +130,8 @@ class Server:
         try:
             conn.settimeout(5.0)  # a stuck client may not hold up the others for long
             creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            _pid, uid, _gid = struct.unpack("3i", creds)
-            if uid != os.geteuid():
+            client, uid, _gid = struct.unpack("3i", creds)
+            if uid != os.geteuid() or not _shares_namespaces(client):
                 conn.sendall(handover.REFUSED + b"\n")
                 return
             try:
@@ -135,7 +145,7 @@ class Server:
             # worker runs nothing of the command before the gate opens.
             gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
             pid = os.fork()
-            if pid == 0:
+            if pid == 0:  # the worker
                 os.close(gate_w)
                 _become(req, fds, conn, self, gate_r)
             os.close(gate_r)
@@ -183,6 +193,17 @@ class Server:
         with contextlib.suppress(KeyError):
             self.poll.unregister(self.listener)
         self.listener.close()
+
+
+def _shares_namespaces(pid: int) -> bool:
+    """Whether process `pid` (a client) lives in every namespace this server lives in."""
+    try:
+        return all(
+            os.stat(f"/proc/{pid}/ns/{kind}").st_ino == os.stat(f"/proc/self/ns/{kind}").st_ino
+            for kind in NAMESPACES
+        )
+    except OSError:  # gone, or not visible from here (another pid namespace)
+        return False
 
 
 def _receive(conn: socket.socket) -> tuple[handover.Request | None, list[int]]:
@@ -235,15 +256,13 @@ def _become(
         sys.argv = [req.argv0, *req.argv]
         # `ps` shows the server's command line for a worker; its name at least says what it is
         with contextlib.suppress(OSError), open("/proc/self/comm", "w") as comm:
-            comm.write(" ".join(["pyengine", *req.argv[:1]])[:15])
+            comm.write(" ".join([req.program, *req.argv[:1]])[:15])
         _reopen_stdio()
         threading.Thread(target=_follow_client, args=(conn,), daemon=True).start()
         if os.read(gate, 1) != b"1":
             os._exit(1)  # stale code: the server answers for us
         os.close(gate)
-        from engine.cli.app import main  # noqa: PLC0415 - preloaded: a lookup
-
-        code = main(req.argv)
+        code = run_here(req.program, req.argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:

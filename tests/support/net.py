@@ -200,8 +200,11 @@ def cni(
     ifname: str = "eth0",
     host: str | None = None,
     extra_env: dict[str, str] | None = None,
+    nsenter: bool = False,
 ) -> tuple[int, dict]:  # type: ignore[type-arg]
-    """Run a CNI plugin exactly as a runtime does (env + stdin), optionally inside `host`."""
+    """Run a CNI plugin exactly as a runtime does (env + stdin), optionally inside `host`:
+    through `ip netns exec` (a mount namespace of its own, /sys remounted), or with `nsenter`
+    the network namespace only, as a runtime's plugin shares the runtime's mounts."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CNI_COMMAND": command,
@@ -214,7 +217,12 @@ def cni(
     if ifname:
         env["CNI_IFNAME"] = ifname
     env |= extra_env or {}
-    argv = [plugin] if host is None else ["ip", "netns", "exec", host, plugin]
+    if host is None:
+        argv = [plugin]
+    elif nsenter:
+        argv = ["nsenter", f"--net=/run/netns/{host}", plugin]
+    else:
+        argv = ["ip", "netns", "exec", host, plugin]
     done = subprocess.run(
         argv, input=json.dumps(conf).encode(), capture_output=True, env=env, timeout=60, check=False
     )

@@ -1,6 +1,5 @@
 """The fork server's hand-over request (engine/cli/handover.py): what the worker rebuilds."""
 
-import _socket
 import os
 import socket
 import threading
@@ -21,26 +20,36 @@ def _roundtrip(req: handover.Request) -> handover.Request:
 def test_roundtrip_keeps_every_field_including_non_utf8_and_empty_arguments() -> None:
     odd = b"caf\xe9".decode("utf-8", "surrogateescape")  # not UTF-8 on the command line
     req = handover.Request(
+        "pybridge",
+        "/usr/bin/pyengine",
+        cwd="/tmp/x y",
+        umask=0o027,
+        argv=["run", "--rm", "", odd, "a=b"],
+        env={"PATH": "/bin", "EMPTY": "", "EQ": "a=b=c", odd: odd},
+    )
+    back = _roundtrip(req)
+    assert (back.program, back.argv0, back.cwd, back.umask) == (
+        "pybridge",
         "/usr/bin/pyengine",
         "/tmp/x y",
         0o027,
-        ["run", "--rm", "", odd, "a=b"],
-        {"PATH": "/bin", "EMPTY": "", "EQ": "a=b=c", odd: odd},
     )
-    back = _roundtrip(req)
-    assert (back.argv0, back.cwd, back.umask) == ("/usr/bin/pyengine", "/tmp/x y", 0o027)
     assert back.argv == req.argv
     assert back.env == req.env
 
 
 def test_no_arguments_and_no_environment() -> None:
-    back = _roundtrip(handover.Request("pyengine", "/", 0o22, [], {}))
+    back = _roundtrip(
+        handover.Request("pyengine", "pyengine", cwd="/", umask=0o22, argv=[], env={})
+    )
     assert (back.argv, back.env) == ([], {})
 
 
 def test_a_nul_byte_cannot_be_sent() -> None:
     with pytest.raises(ValueError, match="NUL"):
-        handover.encode(handover.Request("pyengine", "/", 0, ["a\0b"], {}))
+        handover.encode(
+            handover.Request("pyengine", "pyengine", cwd="/", umask=0, argv=["a\0b"], env={})
+        )
 
 
 @pytest.mark.parametrize(
@@ -48,8 +57,10 @@ def test_a_nul_byte_cannot_be_sent() -> None:
     [
         b"",
         b"other-protocol\0x\0/\x0022\x000",
-        b"pyengine-handover-1\0x\0/\x0022\x003\0only-one",
-        b"pyengine-handover-1\0x\0/\x0022\x000\0NOEQUALS",
+        b"pyengine-handover-1\0x\0/\x0022\x000",  # the version before programs
+        b"pyplumb-handover-2\0pyengine\0x\0/\x0022\x003\0only-one",
+        b"pyplumb-handover-2\0pyengine\0x\0/\x0022\x000\0NOEQUALS",
+        b"pyplumb-handover-2\0python\0x\0/\x0022\x000",  # not a program it serves
     ],
 )
 def test_malformed_requests_are_refused(body: bytes) -> None:
@@ -86,7 +97,7 @@ def test_a_command_the_server_ran_is_never_run_again(tmp_path: Path) -> None:
             conn.sendall(b"exit 3\n")
         closed.set()
 
-    class LateSocket(_socket.socket):
+    class LateSocket(socket.socket):
         """Descheduled right after the request went out, until the server has closed."""
 
         def sendmsg(self, *args: Any) -> int:
@@ -98,7 +109,7 @@ def test_a_command_the_server_ran_is_never_run_again(tmp_path: Path) -> None:
     thread.start()
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(_socket, "socket", LateSocket)
+            patch.setattr(socket, "socket", LateSocket)  # the module entry.forward uses
             assert entry.forward(["ps", "-q"], str(tmp_path)) == 3
     finally:
         thread.join(10)
