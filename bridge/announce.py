@@ -9,8 +9,8 @@ updates every cache that holds the address.
 
 from __future__ import annotations
 
-import _socket
-import _thread
+import socket
+import threading
 
 import netns
 
@@ -20,7 +20,7 @@ ETH_P_ARP = 0x0806
 def arp_frame(mac: str, ipv4: str) -> bytes:
     """Ethernet broadcast carrying an ARP request whose sender and target are `ipv4`."""
     hw = bytes.fromhex(mac.replace(":", ""))
-    addr = _socket.inet_aton(ipv4)
+    addr = socket.inet_aton(ipv4)
     ethernet = b"\xff" * 6 + hw + ETH_P_ARP.to_bytes(2, "big")
     # htype Ethernet, ptype IPv4, hlen 6, plen 4, op request
     arp = b"\x00\x01\x08\x00\x06\x04\x00\x01" + hw + addr + b"\x00" * 6 + addr
@@ -32,7 +32,7 @@ def announce(ref: str, ifname: str, mac: str, ipv4: str) -> None:
     misses only takes the slow path, so a failure here must not fail the endpoint."""
     try:
         # protocol 0: a socket that only sends, so no receive hook is registered
-        sock = netns.call_in(ref, lambda: _socket.socket(_socket.AF_PACKET, _socket.SOCK_RAW, 0))
+        sock = netns.call_in(ref, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
     except OSError:
         return
     try:
@@ -42,4 +42,4 @@ def announce(ref: str, ifname: str, mac: str, ipv4: str) -> None:
     finally:
         # Closing a packet socket waits for an RCU grace period (synchronize_net, about 8 ms
         # here) even when it never received: a thread waits for it instead of the caller.
-        _thread.start_new_thread(sock.close, ())  # `_thread`: `threading` costs pybridge 1 ms
+        threading.Thread(target=sock.close, name="close-packet-socket", daemon=True).start()

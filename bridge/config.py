@@ -8,7 +8,9 @@ naming the problem. Nothing below this module re-validates or reads raw input.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, fields
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any, Literal
 
 from bridge.digest import sha256_hex
 from bridge.errors import ConfigError
@@ -20,13 +22,8 @@ from bridge.ports import (
     port_from_json,
     port_mapping,
 )
-from bridge.record import Record
 
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    Policy = Literal["lowest", "round-robin"]
+Policy = Literal["lowest", "round-robin"]
 
 IFNAMSIZ = 15
 NAME_MAX = 64
@@ -53,103 +50,34 @@ def check_ifname(kind: str, value: str) -> str:
     return value
 
 
-class NetworkConfig(Record):
+@dataclass(frozen=True)
+class NetworkConfig:
     """One bridge network. Build with `network_config()`."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = (  # noqa: RUF023
-        "name",
-        "bridge",
-        "subnet",
-        "gateway",
-        "range_start",
-        "range_end",
-        "subnet6",
-        "gateway6",
-        "mtu",
-        "icc",
-        "masquerade",
-        "internal",
-        "isolate",
-        "hairpin",
-        "promisc",
-        "gateway_on_bridge",
-        "default_route",
-        "veth_prefix",
-        "policy",
-        "labels",
-    )
     name: str
     bridge: str
     subnet: IPv4Network
     gateway: IPv4Address
     range_start: IPv4Address
     range_end: IPv4Address
-    subnet6: IPv6Network | None
-    gateway6: IPv6Address | None
-    mtu: int
-    icc: bool
-    masquerade: bool
-    internal: bool
-    isolate: bool
-    hairpin: bool
-    promisc: bool
-    gateway_on_bridge: bool
-    default_route: bool
-    veth_prefix: str
-    policy: Policy
-    labels: tuple[tuple[str, str], ...]
-
-    # Positional, as the dataclass this class replaces accepted.
-    def __init__(  # noqa: PLR0917
-        self,
-        name: str,
-        bridge: str,
-        subnet: IPv4Network,
-        gateway: IPv4Address,
-        range_start: IPv4Address,
-        range_end: IPv4Address,
-        subnet6: IPv6Network | None = None,
-        gateway6: IPv6Address | None = None,
-        mtu: int = 0,
-        icc: bool = True,
-        masquerade: bool = True,
-        internal: bool = False,
-        isolate: bool = True,
-        hairpin: bool = True,
-        promisc: bool = False,
-        gateway_on_bridge: bool = True,
-        default_route: bool = True,
-        veth_prefix: str = "veth",
-        policy: Policy = "lowest",
-        labels: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        self._init(
-            name=name,
-            bridge=bridge,
-            subnet=subnet,
-            gateway=gateway,
-            range_start=range_start,
-            range_end=range_end,
-            subnet6=subnet6,
-            gateway6=gateway6,
-            mtu=mtu,
-            icc=icc,
-            masquerade=masquerade,
-            internal=internal,
-            isolate=isolate,
-            hairpin=hairpin,
-            promisc=promisc,
-            gateway_on_bridge=gateway_on_bridge,
-            default_route=default_route,
-            veth_prefix=veth_prefix,
-            policy=policy,
-            labels=labels,
-        )
+    subnet6: IPv6Network | None = None
+    gateway6: IPv6Address | None = None
+    mtu: int = 0
+    icc: bool = True
+    masquerade: bool = True
+    internal: bool = False
+    isolate: bool = True
+    hairpin: bool = True
+    promisc: bool = False
+    gateway_on_bridge: bool = True
+    default_route: bool = True
+    veth_prefix: str = "veth"
+    policy: Policy = "lowest"
+    labels: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict that `network_config(**d)` turns back into this config."""
-        d = self._fields()
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for key, value in d.items():
             if isinstance(value, IPv4Address | IPv6Address | IPv4Network | IPv6Network):
                 d[key] = str(value)
@@ -280,31 +208,16 @@ def network_from_json(d: dict[str, Any]) -> NetworkConfig:
     return network_config(name, subnet, **d)
 
 
-class EndpointRequest(Record):
+@dataclass(frozen=True)
+class EndpointRequest:
     """What ADD needs for one container interface. Build with `endpoint_request()`."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = ("container_id", "netns", "ifname", "mac", "ip", "ports")  # noqa: RUF023
     container_id: str
     netns: str
-    ifname: str
-    mac: str | None
-    ip: IPv4Address | None
-    ports: tuple[PortMapping, ...]
-
-    # Positional, as the dataclass this class replaces accepted.
-    def __init__(  # noqa: PLR0917
-        self,
-        container_id: str,
-        netns: str,
-        ifname: str = "eth0",
-        mac: str | None = None,
-        ip: IPv4Address | None = None,
-        ports: tuple[PortMapping, ...] = (),
-    ) -> None:
-        self._init(
-            container_id=container_id, netns=netns, ifname=ifname, mac=mac, ip=ip, ports=ports
-        )
+    ifname: str = "eth0"
+    mac: str | None = None
+    ip: IPv4Address | None = None
+    ports: tuple[PortMapping, ...] = ()
 
 
 def endpoint_request(

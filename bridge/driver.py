@@ -9,17 +9,13 @@ d.remove_endpoint("web", "c1", "eth0"); d.gc(); d.reload(); d.delete_network("we
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
 from bridge import endpoints, gc, networks
 from bridge.config import EndpointRequest, NetworkConfig, PortMapping
 from bridge.host import Host
+from bridge.nftclient import NftClient
 from bridge.state import EndpointRecord
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from pathlib import Path  # not at run time: see state.py
-
-    from bridge.nftclient import NftClient
 
 
 class Driver:

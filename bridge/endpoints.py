@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import netns
 from bridge.announce import announce
@@ -36,14 +37,9 @@ from bridge.link import (
 )
 from bridge.networks import ensure_network
 from bridge.nftops import elem_key, present_objects, run_deletes
+from bridge.nftrender import Cmd
 from bridge.rtnl import Rtnl
 from bridge.state import EndpointRecord
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
-
-    from bridge.nftrender import Cmd
 
 
 def _open_ns(ref: str) -> tuple[int, Rtnl]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Any
 
 from bridge import nftgen
 from bridge.config import NetworkConfig
@@ -11,19 +13,11 @@ from bridge.digest import sha256_hex
 from bridge.errors import NetworkNotFoundError
 from bridge.ipam import Allocator, Pool
 from bridge.ipam_disk import DiskStore
-from bridge.nftclient import LibNft
-from bridge.nftrender import Renderer
+from bridge.nftclient import LibNft, NftClient
+from bridge.nftrender import Cmd, Renderer
 from bridge.rtnl import Rtnl
 from bridge.state import State
 from netns import iproute_in, netlink_in
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from pathlib import Path
-    from typing import Any
-
-    from bridge.nftclient import NftClient
-    from bridge.nftrender import Cmd
 
 NFT_STAMP = "nft.gen"
 

@@ -13,90 +13,58 @@ import contextlib
 import ipaddress
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import NamedTuple, Protocol
 
 from bridge.errors import AddressInUseError, ConfigError, PoolExhaustedError
-from bridge.record import Record
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Protocol
 
 IPAddress = IPv4Address | IPv6Address
 
 
-class Owner(tuple[str, str]):
-    """Who holds a lease: the container and its interface (host-local's file content).
+class Owner(NamedTuple):
+    """Who holds a lease: the container and its interface (host-local's file content)."""
 
-    A (container_id, ifname) tuple with named fields, as the typing.NamedTuple it used to be
-    (typing costs milliseconds at import; see bridge/README.md).
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, container_id: str, ifname: str) -> Owner:
-        return tuple.__new__(cls, (container_id, ifname))
-
-    @property
-    def container_id(self) -> str:
-        return self[0]
-
-    @property
-    def ifname(self) -> str:
-        return self[1]
-
-    def __repr__(self) -> str:
-        return f"Owner(container_id={self[0]!r}, ifname={self[1]!r})"
+    container_id: str
+    ifname: str
 
 
-if TYPE_CHECKING:  # a protocol for the type checker only: nothing checks it at run time
+class LeaseStore(Protocol):
+    """Leases of one pool. Every method except `locked` is called with the lock held."""
 
-    class LeaseStore(Protocol):
-        """Leases of one pool. Every method except `locked` is called with the lock held."""
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive across threads and processes."""
+        ...
 
-        def locked(self) -> contextlib.AbstractContextManager[None]:
-            """Exclusive across threads and processes."""
-            ...
+    def used(self) -> set[str]:
+        """Addresses currently leased (strings, as stored)."""
+        ...
 
-        def used(self) -> set[str]:
-            """Addresses currently leased (strings, as stored)."""
-            ...
+    def owner(self, ip: str) -> Owner | None:
+        """The lease holder, None if free (or unreadable: a torn write, treated as orphan)."""
+        ...
 
-        def owner(self, ip: str) -> Owner | None:
-            """The lease holder, None if free (or unreadable: a torn write, treated as orphan)."""
-            ...
+    def reserve(self, ip: str, owner: Owner) -> bool:
+        """Atomically take `ip` for `owner`; False if already taken."""
+        ...
 
-        def reserve(self, ip: str, owner: Owner) -> bool:
-            """Atomically take `ip` for `owner`; False if already taken."""
-            ...
+    def release(self, ip: str) -> None:
+        """Free `ip`; absence is not an error."""
+        ...
 
-        def release(self, ip: str) -> None:
-            """Free `ip`; absence is not an error."""
-            ...
+    def last_reserved(self) -> str | None: ...
 
-        def last_reserved(self) -> str | None: ...
-
-        def set_last_reserved(self, ip: str) -> None: ...
+    def set_last_reserved(self, ip: str) -> None: ...
 
 
-class Pool(Record):
+@dataclass(frozen=True)
+class Pool:
     """An allocation range inside a subnet, with addresses that are never handed out."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = ("subnet", "start", "end", "reserved")  # noqa: RUF023
     subnet: IPv4Network | IPv6Network
     start: IPAddress
     end: IPAddress
     reserved: frozenset[IPAddress]
-
-    def __init__(
-        self,
-        subnet: IPv4Network | IPv6Network,
-        start: IPAddress,
-        end: IPAddress,
-        reserved: frozenset[IPAddress],
-    ) -> None:
-        self._init(subnet=subnet, start=start, end=end, reserved=reserved)
 
     @classmethod
     def of(

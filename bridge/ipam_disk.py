@@ -17,13 +17,10 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 from bridge.files import join, read_text, write_text
 from bridge.ipam import Owner
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
 LAST = "last_reserved_ip.0"

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 from collections.abc import Iterator
+from typing import Any
 
 from bridge.config import NetworkConfig
 from bridge.errors import KernelError, NetworkExistsError
 from bridge.rtnl import Batch, Rtnl
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
 
 IFA_F_NODAD = 0x02
 IFF_PROMISC = 0x100
@@ -42,7 +40,7 @@ def netlink(what: str) -> Iterator[None]:
 
 def random_mac() -> str:
     """A random locally administered unicast MAC (what Docker >= 28 gives endpoints)."""
-    b = bytearray(os.urandom(6))  # what secrets.token_bytes does, without importing secrets
+    b = bytearray(secrets.token_bytes(6))
     b[0] = (b[0] & 0xFE) | 0x02
     return ":".join(f"{x:02x}" for x in b)
 
@@ -126,8 +124,6 @@ def delete_links_batched(ipr: Any, names: list[str]) -> int:
     if not indexes:
         return 0
     in_use = {int(m.get_attr("IFLA_GROUP") or 0) for m in ipr.get_links()}
-    import secrets  # noqa: PLC0415 - costs ms at import; only batched deletes need it
-
     group = next(g for g in iter(lambda: secrets.randbelow(2**31 - 2) + 1, 0) if g not in in_use)
     with netlink(f"delete {len(indexes)} links"):
         for index in indexes:

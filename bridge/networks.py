@@ -1,7 +1,7 @@
 """Network lifecycle: create (validated against others and the host's routes), ensure, delete."""
 
-import _socket
 import contextlib
+import socket
 from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from bridge.config import NetworkConfig
@@ -29,7 +29,7 @@ def check_conflicts(host: Host, cfg: NetworkConfig) -> None:
                 )
     if lookup(host.ipr, cfg.bridge) is not None:
         raise NetworkExistsError(f"create network {cfg.name!r}: link {cfg.bridge!r} exists")
-    for route in host.ipr.get_routes(family=_socket.AF_INET):
+    for route in host.ipr.get_routes(family=socket.AF_INET):
         dst = route.get_attr("RTA_DST")
         if dst is None or route["dst_len"] == 0 or route.get_attr("RTA_TABLE") != 254:
             continue
@@ -133,7 +133,7 @@ DEFAULT_POOLS = (
 def pick_subnet(host: Host, pools: tuple[str, ...] = DEFAULT_POOLS) -> str:
     """The first pool that overlaps no network of ours and no route of the host."""
     taken: list[IPv4Network | IPv6Network] = [c.subnet for c in host.state.networks()]
-    for route in host.ipr.get_routes(family=_socket.AF_INET):
+    for route in host.ipr.get_routes(family=socket.AF_INET):
         dst = route.get_attr("RTA_DST")
         if dst is not None and route["dst_len"]:
             taken.append(ip_network(f"{dst}/{route['dst_len']}", strict=False))

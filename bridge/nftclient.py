@@ -9,17 +9,13 @@ that crashes libnftables 1.0.6 (a concatenated *data* type: SIGSEGV in the whole
 
 from __future__ import annotations
 
-import _thread
 import json
+import threading
+from typing import Any, Protocol
 
 from bridge.errors import FirewallError
+from bridge.nftrender import Cmd
 from netns import call_in
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any, Protocol
-
-    from bridge.nftrender import Cmd
 
 
 def check_batch(commands: list[Cmd]) -> None:
@@ -34,18 +30,16 @@ def check_batch(commands: list[Cmd]) -> None:
                 )
 
 
-if TYPE_CHECKING:  # a protocol for the type checker only: nothing checks it at run time
+class NftClient(Protocol):
+    """One method applies a batch atomically; one lists a table as JSON objects."""
 
-    class NftClient(Protocol):
-        """One method applies a batch atomically; one lists a table as JSON objects."""
+    def run(self, commands: list[Cmd]) -> None:
+        """Apply `commands` in one transaction; FirewallError (nothing applied) on failure."""
+        ...
 
-        def run(self, commands: list[Cmd]) -> None:
-            """Apply `commands` in one transaction; FirewallError (nothing applied) on failure."""
-            ...
-
-        def list_table(self, family: str, table: str) -> list[dict[str, Any]]:
-            """The table's objects (`{"chain": ...}`, `{"map": ...}`, rules...); [] if absent."""
-            ...
+    def list_table(self, family: str, table: str) -> list[dict[str, Any]]:
+        """The table's objects (`{"chain": ...}`, `{"map": ...}`, rules...); [] if absent."""
+        ...
 
 
 class LibNft:
@@ -63,7 +57,7 @@ class LibNft:
 
         self.netns = netns
         self._ctx = call_in(netns, make)
-        self._lock = _thread.allocate_lock()  # a context is not safe for concurrent use
+        self._lock = threading.Lock()  # a context is not safe for concurrent use
 
     def __repr__(self) -> str:
         return f"<LibNft netns={self.netns!r}>"

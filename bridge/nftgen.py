@@ -19,9 +19,9 @@ namespace. Anything unreadable or unsupported (no SO_NETNS_COOKIE before Linux 5
 skip: the batch is applied as before.
 """
 
-import _socket
 import contextlib
 import os
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -40,7 +40,7 @@ _NFGEN = struct.Struct("=BBH")  # family, version, res_id (big-endian, 0 here)
 class Generation:
     """Reads the ruleset generation of the namespace its netfilter socket lives in."""
 
-    def __init__(self, sock: _socket.socket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.sock.bind((0, 0))
         self._seq = 0
@@ -51,7 +51,7 @@ class Generation:
     def cookie(self) -> int | None:
         """The namespace's cookie, unique until reboot (None: the kernel has none)."""
         try:
-            raw = self.sock.getsockopt(_socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
+            raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8)
         except OSError:
             return None
         return int.from_bytes(raw, sys.byteorder)  # a u64 in host order
@@ -66,7 +66,7 @@ class Generation:
     def _read(self) -> int | None:
         self._seq += 1
         kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN
-        body = _NFGEN.pack(_socket.AF_UNSPEC, 0, 0)
+        body = _NFGEN.pack(socket.AF_UNSPEC, 0, 0)
         self.sock.send(_HDR.pack(_HDR.size + len(body), kind, NLM_F_REQUEST, self._seq, 0) + body)
         data = self.sock.recv(65536)
         off = 0

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bridge.errors import FirewallError
 from bridge.host import Host
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
-
-    from bridge.nftrender import Cmd
+from bridge.nftrender import Cmd
 
 
 def run_deletes(host: Host, cmds: list[Cmd]) -> None:

@@ -24,15 +24,13 @@ nftclient.py refuses such a declaration before it reaches the library.
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from bridge.config import NetworkConfig, PortMapping
 from bridge.errors import ConfigError
 
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
+Cmd = dict[str, Any]
 
-    Cmd = dict[str, Any]
 PORT_MAPS4 = ("pm4_any_addr", "pm4_any_port", "pm4_ip_addr", "pm4_ip_port")
 PORT_MAPS6 = ("pm6_any_addr", "pm6_any_port", "pm6_ip_addr", "pm6_ip_port")
 PORT_MAPS = PORT_MAPS4 + PORT_MAPS6

@@ -3,39 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
 from bridge.errors import ConfigError
-from bridge.record import Record
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
 
 PROTOS = ("tcp", "udp", "sctp")
 
 
-class PortMapping(Record):
+@dataclass(frozen=True)
+class PortMapping:
     """A published port: `host_ip` None means every local address (the wildcard)."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = ("proto", "host_port", "container_port", "host_ip")  # noqa: RUF023
     proto: str
     host_port: int
     container_port: int
-    host_ip: IPv4Address | IPv6Address | None
+    host_ip: IPv4Address | IPv6Address | None = None
 
-    def __init__(
-        self,
-        proto: str,
-        host_port: int,
-        container_port: int,
-        host_ip: IPv4Address | IPv6Address | None = None,
-    ) -> None:
+    def __post_init__(self) -> None:
         # 0.0.0.0 and :: mean "every address", whoever built the mapping.
-        if host_ip is not None and host_ip.is_unspecified:
-            host_ip = None
-        self._init(proto=proto, host_port=host_port, container_port=container_port, host_ip=host_ip)
+        if self.host_ip is not None and self.host_ip.is_unspecified:
+            object.__setattr__(self, "host_ip", None)
 
     @property
     def key(self) -> tuple[str, str, int]:

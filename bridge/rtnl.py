@@ -6,10 +6,10 @@ route), so they are encoded here with `struct` and sent as one batch: one sendms
 Anything less regular (veth creation with a peer namespace) stays with pyroute2.
 """
 
-import _socket
 import errno
 import ipaddress
 import os
+import socket
 import struct
 from collections.abc import Iterator
 
@@ -46,7 +46,7 @@ class Batch:
 
     def new_addr(self, index: int, addr: str, prefixlen: int, flags: int = 0) -> None:
         ip = ipaddress.ip_address(addr)
-        family = _socket.AF_INET if ip.version == 4 else _socket.AF_INET6
+        family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
         body = struct.pack("=BBBBI", family, prefixlen, 0, 0, index)
         body += _attr(IFA_LOCAL, ip.packed) + _attr(IFA_ADDRESS, ip.packed)
         if flags:
@@ -90,12 +90,12 @@ class Batch:
 
     def hairpin(self, index: int) -> None:
         mode = _attr(IFLA_BRPORT_MODE, b"\x01")
-        body = struct.pack("=BBHiII", _socket.AF_BRIDGE, 0, 0, index, 0, 0)
+        body = struct.pack("=BBHiII", socket.AF_BRIDGE, 0, 0, index, 0, 0)
         self.add(RTM_SETLINK, 0, body + _attr(IFLA_PROTINFO | NLA_F_NESTED, mode))
 
     def default_route(self, gateway: str, oif: int) -> None:
         gw = ipaddress.ip_address(gateway)
-        family = _socket.AF_INET if gw.version == 4 else _socket.AF_INET6
+        family = socket.AF_INET if gw.version == 4 else socket.AF_INET6
         body = struct.pack(
             "=BBBBBBBBI", family, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNICAST, 0
         )
@@ -104,10 +104,10 @@ class Batch:
 
 
 class Rtnl:
-    """A NETLINK_ROUTE socket (created by the caller, possibly in another namespace; a
-    `socket.socket` or the `_socket.socket` of `netns.netlink_in`)."""
+    """A NETLINK_ROUTE socket (created by the caller, possibly in another namespace with
+    `netns.netlink_in`)."""
 
-    def __init__(self, sock: _socket.socket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.sock.bind((0, 0))
         self._seq = 0
@@ -184,7 +184,7 @@ class Rtnl:
         them, which is also what pyroute2's get_addr reports)."""
         self._seq += 1
         seq = self._seq
-        body = struct.pack("=BBBBI", _socket.AF_UNSPEC, 0, 0, 0, 0)
+        body = struct.pack("=BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0)
         flags = NLM_F_REQUEST | NLM_F_DUMP
         self.sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETADDR, flags, seq, 0) + body)
         found: set[str] = set()
@@ -208,7 +208,7 @@ class Rtnl:
                         )
                         raw = _attr_value(data[off + _HDR.size + 8 : off + length], IFA_ADDRESS)
                         if at == index and raw is not None:
-                            found.add(_socket.inet_ntop(family, raw))
+                            found.add(socket.inet_ntop(family, raw))
                 off += (length + 3) & ~3
 
     def delete(self, name: str) -> bool:

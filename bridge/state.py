@@ -10,9 +10,6 @@
 Every file is replaced atomically (write a temporary, rename), so a killed writer leaves the
 old or the new content, never a torn one. An endpoint record is written as "adding" before any
 kernel object exists and flipped to "ready" at the end of ADD: GC removes what "adding" names.
-
-Paths are strings joined with os.path: `pathlib` costs about 4 ms to import, in every
-`pybridge` call. `State.root` is still a `Path` for callers.
 """
 
 from __future__ import annotations
@@ -22,15 +19,12 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 from bridge.config import NetworkConfig, PortMapping, network_from_json, port_from_json
 from bridge.files import join, names, read_text, write_text
-from bridge.record import Record
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from pathlib import Path
-    from typing import Any
 
 DEFAULT_ROOT = "/var/lib/pyengine"
 
@@ -55,60 +49,20 @@ def flocked(path: str, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
         os.close(fd)
 
 
-class EndpointRecord(Record):
+@dataclass(frozen=True)
+class EndpointRecord:
     """One container interface on one network, as far as we created it."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = (  # noqa: RUF023
-        "network",
-        "container_id",
-        "ifname",
-        "netns",
-        "host_veth",
-        "ips",
-        "mac",
-        "ports",
-        "state",
-        "extra",
-    )
-    _compare = __slots__[:-1]  # not `extra`
     network: str
     container_id: str
     ifname: str
     netns: str
     host_veth: str
-    ips: tuple[str, ...]
-    mac: str
-    ports: tuple[PortMapping, ...]
-    state: str
-    extra: dict[str, Any]
-
-    # Positional, as the dataclass this class replaces accepted.
-    def __init__(  # noqa: PLR0917
-        self,
-        network: str,
-        container_id: str,
-        ifname: str,
-        netns: str,
-        host_veth: str,
-        ips: tuple[str, ...] = (),
-        mac: str = "",
-        ports: tuple[PortMapping, ...] = (),
-        state: str = "adding",
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        self._init(
-            network=network,
-            container_id=container_id,
-            ifname=ifname,
-            netns=netns,
-            host_veth=host_veth,
-            ips=ips,
-            mac=mac,
-            ports=ports,
-            state=state,
-            extra={} if extra is None else extra,
-        )
+    ips: tuple[str, ...] = ()
+    mac: str = ""
+    ports: tuple[PortMapping, ...] = ()
+    state: str = "adding"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def ipv4(self) -> str | None:
@@ -119,7 +73,7 @@ class EndpointRecord(Record):
         return next((ip for ip in self.ips if ":" in ip), None)
 
     def to_json(self) -> dict[str, Any]:
-        d = self._fields()
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["ports"] = [p.to_json() for p in self.ports]
         d["ips"] = list(self.ips)
         d["extra"] = json.loads(json.dumps(self.extra))  # a copy, as asdict() made
@@ -133,7 +87,7 @@ class EndpointRecord(Record):
         return cls(**d)
 
     def with_(self, **changes: Any) -> EndpointRecord:
-        return EndpointRecord(**{**self._fields(), **changes})
+        return replace(self, **changes)
 
 
 class State:
@@ -147,8 +101,6 @@ class State:
 
     @property
     def root(self) -> Path:
-        from pathlib import Path  # noqa: PLC0415 - for callers; see the module docstring
-
         return Path(self.dir)
 
     # -- locks

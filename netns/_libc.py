@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 0x1000

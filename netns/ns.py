@@ -8,10 +8,10 @@ Creating one costs no fork: a short-lived thread unshares its own network namesp
 `/proc/thread-self/ns/net` and exits, so no other thread ever changes namespace (see README.md).
 """
 
-import _thread
 import contextlib
 import errno
 import os
+import threading
 from collections.abc import Iterator
 
 from netns import _libc
@@ -25,7 +25,7 @@ from netns.fresh import on_fresh_thread
 
 RUN_DIR = "/run/netns"
 NAME_MAX = 255
-_mount_lock = _thread.allocate_lock()
+_mount_lock = threading.Lock()
 
 
 def validate_name(name: str) -> str:

@@ -7,23 +7,20 @@ and `iproute_in` return objects usable from any thread, an event loop's included
 
 from __future__ import annotations
 
-import _socket
 import os
+import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from netns import _libc
 from netns.errors import NetnsOSError
 from netns.fresh import on_fresh_thread
 from netns.ns import open_fd
 
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    import socket
-    from typing import TypeVar
-
-    T = TypeVar("T")
-
+if TYPE_CHECKING:  # pyroute2 costs 170 ms to import: only the functions that use it do
     from pyroute2 import AsyncIPRoute, IPRoute
+
+T = TypeVar("T")
 
 NETLINK_ROUTE = 0
 
@@ -48,20 +45,15 @@ def call_in(ref: str | None, fn: Callable[[], T]) -> T:
 
 
 def socket_in(
-    ref: str | None, family: int, kind: int = _socket.SOCK_STREAM, proto: int = 0
+    ref: str | None, family: int, kind: int = socket.SOCK_STREAM, proto: int = 0
 ) -> socket.socket:
     """A new socket that lives in namespace `ref`, usable from any thread."""
-    # Imported here: `socket` costs a few ms (enums, selectors) and `pybridge`, whose every
-    # start counts, needs only netlink_in.
-    import socket  # noqa: PLC0415
-
     return call_in(ref, lambda: socket.socket(family, kind, proto))
 
 
-def netlink_in(ref: str | None, proto: int = NETLINK_ROUTE) -> _socket.socket:
-    """A raw netlink socket in `ref`: `socket_in` without importing `socket` (the `_socket`
-    object has every method a netlink client needs: bind, send, recv, close, fileno)."""
-    return call_in(ref, lambda: _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, proto))
+def netlink_in(ref: str | None, proto: int = NETLINK_ROUTE) -> socket.socket:
+    """A raw netlink socket in `ref` (what a netlink client binds, sends and receives on)."""
+    return socket_in(ref, socket.AF_NETLINK, socket.SOCK_RAW, proto)
 
 
 def iproute_in(ref: str | None) -> IPRoute:
@@ -70,7 +62,7 @@ def iproute_in(ref: str | None) -> IPRoute:
 
     if ref is None:
         return IPRoute()
-    sock = socket_in(ref, _socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE)
+    sock = socket_in(ref, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
     return IPRoute(fileno=sock.detach())
 
 
@@ -80,7 +72,7 @@ def async_iproute_in(ref: str | None) -> AsyncIPRoute:
 
     if ref is None:
         return AsyncIPRoute()
-    sock = socket_in(ref, _socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_ROUTE)
+    sock = socket_in(ref, socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
     return AsyncIPRoute(fileno=sock.detach())
 
 

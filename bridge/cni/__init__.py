@@ -13,15 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from bridge.cni import conf
 from bridge.cni.errors import INTERNAL, IO_FAILURE, CniError
 from bridge.errors import BridgeError
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:  # collections.abc too: importing it imports all of collections
-    from collections.abc import Mapping
-    from typing import Any
 
 
 def run(env: Mapping[str, str], stdin: bytes) -> tuple[int, dict[str, Any] | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from typing import Any
 
 from bridge.cni.conf import CniCall, leases_dir, network_of, request_of, state_root
 from bridge.cni.errors import NOT_AVAILABLE, UNKNOWN_CONTAINER, CniError
@@ -12,10 +13,6 @@ from bridge.driver import Driver
 from bridge.errors import EndpointNotFoundError, NetworkInUseError
 from bridge.ipam import Pool
 from bridge.state import EndpointRecord
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def driver_for(raw: dict[str, Any]) -> Driver:

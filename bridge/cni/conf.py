@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from bridge.cni.errors import (
     DECODE_FAILURE,
@@ -20,16 +23,9 @@ from bridge.cni.errors import (
     UNSUPPORTED_FIELD,
     CniError,
 )
+from bridge.config import NetworkConfig, PortMapping
 from bridge.errors import ConfigError
 from bridge.patterns import is_name
-from bridge.record import Record
-
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:  # collections.abc too: importing it imports all of collections
-    from collections.abc import Mapping
-    from typing import Any
-
-    from bridge.config import NetworkConfig, PortMapping
 
 SUPPORTED = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 COMMANDS = ("ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS")
@@ -45,47 +41,17 @@ DEFAULT_ROOT = "/var/lib/cni/pybridge"
 UNSUPPORTED_KEYS = ("vlan", "vlanTrunk", "macspoofchk", "ipMasqBackend", "portIsolation")
 
 
-class CniCall(Record):
+@dataclass(frozen=True)
+class CniCall:
     """One invocation: the command, its environment and the parsed network configuration."""
 
-    # Declaration order, not sorted: it is the order of repr, == and the constructor.
-    __slots__ = (  # noqa: RUF023
-        "command",
-        "version",
-        "raw",
-        "container_id",
-        "netns",
-        "ifname",
-        "args",
-    )
     command: str
     version: str
     raw: dict[str, Any]
-    container_id: str
-    netns: str
-    ifname: str
-    args: tuple[tuple[str, str], ...]
-
-    # Positional, as the dataclass this class replaces accepted.
-    def __init__(  # noqa: PLR0917
-        self,
-        command: str,
-        version: str,
-        raw: dict[str, Any],
-        container_id: str = "",
-        netns: str = "",
-        ifname: str = "",
-        args: tuple[tuple[str, str], ...] = (),
-    ) -> None:
-        self._init(
-            command=command,
-            version=version,
-            raw=raw,
-            container_id=container_id,
-            netns=netns,
-            ifname=ifname,
-            args=args,
-        )
+    container_id: str = ""
+    netns: str = ""
+    ifname: str = ""
+    args: tuple[tuple[str, str], ...] = ()
 
 
 def parse_env(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing's, without importing typing: see bridge/README.md
-if TYPE_CHECKING:
-    from typing import Any
-
+from typing import Any
 
 # CNI SPEC 1.1.0 error codes (section "Error").
 INCOMPATIBLE_VERSION = 1
