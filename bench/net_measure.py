@@ -190,16 +190,16 @@ def portmap_ports(tmp: Path, ns: str, count: int, out: Samples) -> None:
 def in_namespace(host: str, fn: Callable[[], None]) -> None:
     """Run `fn` with this (main) thread inside `host`, then come back: the bench process has
     no other thread, so nothing else can observe the switch (the library never does this)."""
-    from netns import _libc  # the one deliberate setns of the caller's thread
+    from netns import libc  # the one deliberate setns of the caller's thread
 
     here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         with netns.opened(host) as fd:
-            _libc.setns(fd, _libc.CLONE_NEWNET)
+            libc.setns(fd, libc.CLONE_NEWNET)
         try:
             fn()
         finally:
-            _libc.setns(here, _libc.CLONE_NEWNET)
+            libc.setns(here, libc.CLONE_NEWNET)
     finally:
         os.close(here)
 

@@ -14,13 +14,13 @@ machine (after a reboot every namespace is gone and GC frees every lease anyway)
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from bridge.files import join, read_text, write_text
 from bridge.ipam import Owner
+from netns.flock import flocked
 
 TMP_PREFIX = ".tmp-"
 LAST = "last_reserved_ip.0"
@@ -39,13 +39,8 @@ class DiskStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        os.makedirs(self.dir, exist_ok=True)
-        fd = os.open(join(self.dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(join(self.dir, "lock")):
             yield
-        finally:
-            os.close(fd)
 
     def used(self) -> set[str]:
         try:

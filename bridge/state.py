@@ -15,16 +15,15 @@ kernel object exists and flipped to "ready" at the end of ADD: GC removes what "
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from bridge.config import NetworkConfig, PortMapping, network_from_json, port_from_json
 from bridge.files import join, names, read_text, write_text
+from netns.flock import flocked
 
 DEFAULT_ROOT = "/var/lib/pyengine"
 
@@ -35,18 +34,6 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     tmp = join(folder, f".tmp-{os.getpid()}-{name}")
     write_text(tmp, json.dumps(data, indent=1, sort_keys=True))
     os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def flocked(path: str, mode: int = fcntl.LOCK_EX) -> Iterator[None]:
-    """Hold flock(2) on `path` (created if needed)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, mode)
-        yield
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -104,11 +91,11 @@ class State:
         return Path(self.dir)
 
     # -- locks
-    def lock(self) -> contextlib.AbstractContextManager[None]:
+    def lock(self) -> contextlib.AbstractContextManager[bool]:
         return flocked(join(self.dir, "lock"))
 
-    def op_lock(self, exclusive: bool = False) -> contextlib.AbstractContextManager[None]:
-        return flocked(join(self.dir, "gc.lock"), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    def op_lock(self, exclusive: bool = False) -> contextlib.AbstractContextManager[bool]:
+        return flocked(join(self.dir, "gc.lock"), shared=not exclusive)
 
     # -- networks
     def network_file(self, name: str) -> str:

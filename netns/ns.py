@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-from netns import _libc
+from netns import libc
 from netns.errors import (
     NetnsExistsError,
     NetnsNameError,
@@ -97,19 +97,19 @@ def opened(ref: str) -> Iterator[int]:
 def _ensure_shared_run_dir() -> None:
     os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
     try:
-        _libc.mount("none", RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC)
+        libc.mount("none", RUN_DIR, "none", libc.MS_SHARED | libc.MS_REC)
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
         # Not a mount point yet: make it one, then shared (iproute2 does the same).
-        _libc.mount(RUN_DIR, RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC)
-        _libc.mount("none", RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC)
+        libc.mount(RUN_DIR, RUN_DIR, "none", libc.MS_BIND | libc.MS_REC)
+        libc.mount("none", RUN_DIR, "none", libc.MS_SHARED | libc.MS_REC)
 
 
 def _unshare_and_mount(target: str) -> None:
     """Run in a throw-away thread: only this thread enters the new namespace."""
-    _libc.unshare(_libc.CLONE_NEWNET)
-    _libc.mount("/proc/thread-self/ns/net", target, "none", _libc.MS_BIND)
+    libc.unshare(libc.CLONE_NEWNET)
+    libc.mount("/proc/thread-self/ns/net", target, "none", libc.MS_BIND)
 
 
 def create(name: str) -> str:
@@ -141,7 +141,7 @@ def remove(name: str) -> bool:
     target = os.path.join(RUN_DIR, validate_name(name))
     existed = os.path.lexists(target)
     try:
-        _libc.umount2(target, _libc.MNT_DETACH)
+        libc.umount2(target, libc.MNT_DETACH)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOENT):
             raise NetnsOSError(f"remove namespace {name!r}: {exc}", exc.errno or 0) from exc

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from netns import _libc
+from netns import libc
 from netns.errors import NetnsOSError
 from netns.fresh import on_fresh_thread
 from netns.ns import open_fd
@@ -33,7 +33,7 @@ def call_in(ref: str | None, fn: Callable[[], T]) -> T:
 
     def work() -> T:
         try:
-            _libc.setns(fd, _libc.CLONE_NEWNET)
+            libc.setns(fd, libc.CLONE_NEWNET)
         except OSError as exc:
             raise NetnsOSError(f"enter namespace {ref!r}: {exc}", exc.errno or 0) from exc
         return fn()

@@ -23,13 +23,14 @@ from typing import Any
 
 import click
 
+from engine.defaults import default_root, default_run_root
 from engine.private import ensure_private_roots
 from engine.runtime.runtime import Runtime
 from engine.runtime.spec import process_spec
 from engine.shimapi.config import VERSION, ShimConfig
 from engine.shimapi.discovery import cleanup_dead, list_ids, probe
 from engine.shimapi.errors import TaskNotFoundError
-from engine.shimapi.paths import Layout, default_root, default_run_root
+from engine.shimapi.paths import Layout
 from engine.tasks.client import ShimClient
 from engine.tasks.spawn import create_task, remove_task
 

@@ -19,7 +19,7 @@ import socket
 import sys
 
 from engine.cli import handover
-from engine.defaults import DEFAULT_RUN
+from engine.defaults import default_run_root
 
 # What a terminal or a supervisor sends the command; the worker gets each in turn.
 FORWARDED = (
@@ -46,7 +46,7 @@ def pybridge() -> None:
 
 def _enter(program: str) -> None:
     argv = sys.argv[1:]
-    run_root = os.environ.get("PYENGINE_RUN") or DEFAULT_RUN
+    run_root = default_run_root()
     enabled = os.environ.get("PYENGINE_FORKSERVER", "1") not in ("0", "no", "off", "false")
     code = forward(argv, run_root, program) if enabled else None
     if code is not None:

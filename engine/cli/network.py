@@ -18,7 +18,7 @@ from bridge import Driver, network_config
 from bridge.config import NetworkConfig
 from bridge.errors import BridgeError
 from bridge.networks import pick_subnet
-from bridge.state import DEFAULT_ROOT
+from engine.defaults import DEFAULT_ROOT
 from engine.errors import EngineError
 from netns import NetnsError
 

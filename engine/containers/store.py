@@ -14,8 +14,8 @@ from pathlib import Path
 
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord, from_json, to_json
-from engine.flock import flocked
 from engine.private import write_private
+from netns.flock import flocked
 
 RECORD = "record.json"
 
@@ -32,7 +32,7 @@ class ContainerStore:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's lock: names and ids cannot change meanwhile."""
-        with flocked(self.dir):
+        with flocked(self.dir / ".lock"):
             yield
 
     def container_dir(self, container_id: str) -> Path:

@@ -5,27 +5,16 @@ processes, and the kernel's errno says more than mount(8)'s exit status.
 """
 
 import ctypes
-import ctypes.util
 import errno
 import os
 from pathlib import Path
 
-MNT_DETACH = 2
-_libc: ctypes.CDLL | None = None
-
-
-def _lib() -> ctypes.CDLL:
-    global _libc  # noqa: PLW0603 - loaded once, on first mount
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc
+from netns import libc
 
 
 def mount(source: str, target: Path, fstype: str, data: str, flags: int = 0) -> None:
     """mount(2); raises OSError with the kernel's errno."""
-    if _lib().mount(source.encode(), os.fsencode(target), fstype.encode(), flags, data.encode()):
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(target))
+    libc.mount(source, target, fstype, flags, data)
 
 
 # The new mount API (Linux >= 5.2; `lowerdir+` >= 6.8). Syscalls added since 5.1 share one
@@ -35,33 +24,26 @@ _FSCONFIG_SET_STRING, _FSCONFIG_CMD_CREATE = 1, 6
 _CLOEXEC, _MOVE_MOUNT_F_EMPTY_PATH, _AT_FDCWD = 1, 4, -100
 
 
-def _syscall(number: int, *args: object) -> int:
-    result = int(_lib().syscall(ctypes.c_long(number), *args))
-    if result < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return result
-
-
 def mount_overlay_layers(lowers: list[Path], options: dict[str, str], target: Path) -> None:
     """overlayfs with one `lowerdir+` per layer, for stacks whose mount(2) options would not
     fit in the page that mount(2) allows; `lowers` topmost first."""
-    fs_fd = _syscall(_SYS_FSOPEN, b"overlay", ctypes.c_uint(_CLOEXEC))
+    fs_fd = libc.syscall(_SYS_FSOPEN, b"overlay", ctypes.c_uint(_CLOEXEC))
     try:
         try:
             for key, value in [*(("lowerdir+", str(p)) for p in lowers), *options.items()]:
-                _syscall(
+                libc.syscall(
                     _SYS_FSCONFIG, ctypes.c_int(fs_fd), ctypes.c_uint(_FSCONFIG_SET_STRING),
                     key.encode(), os.fsencode(value), ctypes.c_int(0),
                 )  # fmt: skip
-            _syscall(_SYS_FSCONFIG, ctypes.c_int(fs_fd), ctypes.c_uint(_FSCONFIG_CMD_CREATE),
+            libc.syscall(_SYS_FSCONFIG, ctypes.c_int(fs_fd), ctypes.c_uint(_FSCONFIG_CMD_CREATE),
                      None, None, ctypes.c_int(0))  # fmt: skip
         except OSError as exc:
             detail = _fs_message(fs_fd)
             raise OSError(exc.errno, detail or exc.strerror, str(target)) from None
-        mnt_fd = _syscall(_SYS_FSMOUNT, ctypes.c_int(fs_fd), ctypes.c_uint(_CLOEXEC),
+        mnt_fd = libc.syscall(_SYS_FSMOUNT, ctypes.c_int(fs_fd), ctypes.c_uint(_CLOEXEC),
                           ctypes.c_uint(0))  # fmt: skip
         try:
-            _syscall(
+            libc.syscall(
                 _SYS_MOVE_MOUNT, ctypes.c_int(mnt_fd), b"", ctypes.c_int(_AT_FDCWD),
                 os.fsencode(target), ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH),
             )  # fmt: skip
@@ -83,22 +65,19 @@ def syncfs(path: Path) -> None:
     """syncfs(2) on the filesystem holding `path`: one flush instead of an fsync per file."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        if _lib().syncfs(fd):
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), str(path))
+        libc.syncfs(fd, str(path))
     finally:
         os.close(fd)
 
 
 def unmount(target: Path) -> None:
     """Unmount; a busy mount is detached lazily (it goes once its last user does)."""
-    if _lib().umount2(os.fsencode(target), 0) == 0:
-        return
-    err = ctypes.get_errno()
-    if err == errno.EBUSY and _lib().umount2(os.fsencode(target), MNT_DETACH) == 0:
-        return
-    err = ctypes.get_errno() if err == errno.EBUSY else err
-    raise OSError(err, os.strerror(err), str(target))
+    try:
+        libc.umount2(target)
+    except OSError as exc:
+        if exc.errno != errno.EBUSY:
+            raise
+        libc.umount2(target, libc.MNT_DETACH)
 
 
 def _unescape(field: str) -> str:

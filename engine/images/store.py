@@ -16,7 +16,6 @@ are removed by the next writer. A layer stays while an image or a container root
 
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -26,18 +25,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import defaults
 from engine.images.errors import StoreError
 from engine.images.model import Image, image_from_blob
+from engine.images.mounts import syncfs
 from engine.images.reference import parse
+from netns.flock import flocked
 
-DEFAULT_ROOT = Path("/var/lib/pyengine")
 ROOTFS_DIR = "rootfs"
 ROOTFS_LAYERS = "layers"
 
 
 def default_root() -> Path:
-    """`$PYENGINE_ROOT` or /var/lib/pyengine; only the CLI calls this."""
-    return Path(os.environ.get("PYENGINE_ROOT") or DEFAULT_ROOT)
+    """The engine's state root (engine.defaults) as a Path; only the CLI calls this."""
+    return Path(defaults.default_root())
 
 
 def hex_of(digest: str) -> str:
@@ -66,16 +67,13 @@ class Store:
     @contextlib.contextmanager
     def locked(self, shared: bool = False) -> Iterator[None]:
         """Hold the store lock; writers must, readers should (entries vanish under rmi)."""
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise StoreError(f"could not open the image store {self.dir}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(flocked(self.dir / ".lock", shared=shared))
+            except OSError as exc:
+                message = f"could not open the image store {self.dir}: {exc.strerror}"
+                raise StoreError(message) from None
             yield
-        finally:
-            os.close(fd)
 
     # ---------------------------------------------------------------------------- staging
 
@@ -180,9 +178,6 @@ class Store:
                 staging = self.staging_dir()
                 (staging / "config").write_bytes(blob)
             if staging is not None or any(x.path is not None for x in layers):
-                # Only for writers: the libc helper is not worth loading for a listing.
-                from engine.images.mounts import syncfs  # noqa: PLC0415
-
                 # On disk before a name points at it: a power cut after the renames must not
                 # publish a layer of empty files (a rename is atomic, its data is not durable).
                 syncfs(self.dir)

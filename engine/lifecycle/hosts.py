@@ -21,8 +21,8 @@ from pathlib import Path
 
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
-from engine.flock import flocked
 from engine.shimapi import discovery
+from netns.flock import flocked
 
 # (ip, name, short id) of another container on the network.
 Peer = tuple[str, str, str]
@@ -134,7 +134,7 @@ def sync(
     """
     if not on_user_network(network):
         return
-    with flocked(lock_dir(store, network)):
+    with flocked(lock_dir(store, network) / ".lock"):
         listed = members(store.all(), network, leaving=leaving, alive=alive)
         for record in listed:
             others = [peer(r) for r in listed if r.id != record.id]

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.flock import flocked
+from netns.flock import flocked
 
 
 @contextlib.contextmanager
@@ -13,10 +13,10 @@ def container_lock(container_dir: Path) -> Iterator[None]:
 
     The directory must exist (the store made it): FileNotFoundError once it is removed.
     """
-    with flocked(container_dir, create=False):
+    with flocked(container_dir / ".lock", create=False):
         yield
 
 
 def try_container_lock(container_dir: Path) -> contextlib.AbstractContextManager[bool]:
     """Take the lock if it is free; yields whether we hold it (listings must not block)."""
-    return flocked(container_dir, wait=False)
+    return flocked(container_dir / ".lock", wait=False)

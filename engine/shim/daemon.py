@@ -22,8 +22,7 @@ from engine.shim.task import Task
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.discovery import probe, remove_state
 from engine.shimapi.errors import ShimError, TaskExistsError
-
-PR_SET_CHILD_SUBREAPER = 36
+from netns import libc
 
 
 def claim_state_dir(config: ShimConfig) -> None:
@@ -149,8 +148,4 @@ def _serve(config: ShimConfig, listener: socket.socket) -> Server:
 
 
 def set_subreaper() -> None:
-    import ctypes  # noqa: PLC0415 - only the daemon pays for ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)

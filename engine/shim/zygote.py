@@ -22,12 +22,12 @@ import signal
 import socket
 import sys
 
+from engine.defaults import default_run_root
 from engine.runtime.errors import OCIRuntimeError
 from engine.shim.daemon import launch, set_subreaper
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.errors import InvalidArgumentError, ShimError
 from engine.shimapi.fingerprint import code_fingerprint
-from engine.shimapi.paths import default_run_root
 
 
 def socket_path(run_root: str) -> str:

@@ -10,9 +10,10 @@ import json
 import os
 from typing import Any
 
+from engine.defaults import default_root, default_run_root
 from engine.runtime.runtime import validate_id
 from engine.shimapi.errors import InvalidArgumentError
-from engine.shimapi.paths import MAX_SOCKET_PATH, Layout, default_root, default_run_root
+from engine.shimapi.paths import MAX_SOCKET_PATH, Layout
 
 VERSION = "0.1.0"
 _FLAGS = (

@@ -16,17 +16,7 @@ from __future__ import annotations
 
 import os
 
-DEFAULT_RUN_ROOT = "/run/pyengine"
-DEFAULT_ROOT = "/var/lib/pyengine"
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the NUL
-
-
-def default_run_root() -> str:
-    return os.environ.get("PYENGINE_RUN") or DEFAULT_RUN_ROOT
-
-
-def default_root() -> str:
-    return os.environ.get("PYENGINE_ROOT") or DEFAULT_ROOT
 
 
 class Layout:

@@ -98,7 +98,7 @@ def test_a_lock_taken_during_removal_does_not_bring_the_directory_back(
     a removal in progress."""
     import shutil
 
-    from engine.flock import flocked
+    from netns.flock import flocked
 
     store = ContainerStore(tmp_path)
     with store.locked():
@@ -108,7 +108,7 @@ def test_a_lock_taken_during_removal_does_not_bring_the_directory_back(
     seen: list[bool] = []
 
     def racing_rmtree(path: Path, ignore_errors: bool = False) -> None:
-        with flocked(where, wait=False) as held:  # what `ps` does meanwhile
+        with flocked(where / ".lock", wait=False) as held:  # what `ps` does meanwhile
             seen.append(held)
         assert store.all() == []  # the trash holds the record now: not listed
         real_rmtree(path, ignore_errors=ignore_errors)
