@@ -102,7 +102,14 @@ def listening(host: str, port: int) -> bool:
 
 # ----------------------------------------------------------------------------- number claims
 
-_RANGE = range(10, 200)
+
+def _claim_range() -> range:
+    """10..199, or `$PYPLUMB_TEST_CLAIMS` ("150-199"): claims are abstract sockets, which a run
+    in another network namespace does not see, yet the process scans that tell one run's
+    leftovers from another's go by number, so a run beside the suite in its own namespace
+    takes numbers the suite does not."""
+    first, _, last = (os.environ.get("PYPLUMB_TEST_CLAIMS") or "10-199").partition("-")
+    return range(int(first), int(last) + 1)
 
 
 def _claim_number() -> tuple[int, socket.socket]:
@@ -110,7 +117,8 @@ def _claim_number() -> tuple[int, socket.socket]:
     abstract unix socket bound under that number, released when it is closed or we die, and
     leaving no file behind."""
     taken_links = links()
-    for n in _RANGE:
+    numbers = _claim_range()
+    for n in numbers:
         if f"pyt-e{n}" in taken_links:
             continue
         claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -123,7 +131,7 @@ def _claim_number() -> tuple[int, socket.socket]:
             claim.close()
             continue
         return n, claim
-    raise RuntimeError("no free pyt-e<n> number in 10..199")
+    raise RuntimeError(f"no free pyt-e<n> number in {numbers.start}..{numbers.stop - 1}")
 
 
 # ------------------------------------------------------------------------------ environment
