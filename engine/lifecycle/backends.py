@@ -13,6 +13,7 @@ from typing import Protocol
 from engine.containers.ports import PortBinding
 from engine.containers.request import ImageDefaults
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
+from engine.shimapi.exitfile import ExitStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +82,24 @@ class TaskStatus:
 
     status: str  # created, running, paused, stopped, unknown
     pid: int = 0
-    exit_code: int | None = None
-    exited_at: float = 0.0
-    oom_killed: bool = False
+    exit: ExitStatus | None = None  # how the task ended, once it has
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.exit is None else self.exit.exit_status
+
+    @property
+    def exited_at(self) -> float:
+        """Seconds since the epoch; 0.0 while the task has not ended."""
+        return 0.0 if self.exit is None else self.exit.exited_at_seconds
+
+    @property
+    def oom_killed(self) -> bool:
+        return self.exit is not None and self.exit.oom_killed
+
+    @classmethod
+    def ended(cls, exit: ExitStatus) -> "TaskStatus":
+        return cls("stopped", exit.pid, exit)
 
 
 @dataclass(frozen=True, slots=True)

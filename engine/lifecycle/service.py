@@ -201,17 +201,17 @@ class Engine(LifecycleBase):
             while record.state.status not in LIVE:
                 self.sleep(poll)
                 record = self.store.find(record.id)
-        status = None
-        if record.state.status in LIVE:
-            status = self.tasks.wait(record.id, None)
-        code = status.exit_code if status is not None and status.exit_code is not None else None
+        # The task's exit, as its shim reported it to this wait (one read, no second query).
+        ended = self.tasks.wait(record.id, None) if record.state.status in LIVE else None
         try:
+            # Under the container's lock: the exit handler records the exit holding it, so once
+            # this returns the record says exited too (as `docker inspect` after `docker wait`).
             with self.locked(record.id) as current:
                 code = current.state.exit_code
-        except NoSuchContainerError:
-            if code is None:
+        except NoSuchContainerError:  # removed meanwhile (--rm): the task's own report
+            if ended is None or ended.exit_code is None:
                 raise
-            return code
+            return ended.exit_code
         if condition == "removed":
             while True:
                 try:

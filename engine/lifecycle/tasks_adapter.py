@@ -28,15 +28,11 @@ from engine.shimapi.errors import (
     TaskConflictError,
     TaskNotFoundError,
 )
-from engine.shimapi.exitfile import read_exit
+from engine.shimapi.exitfile import ExitStatus, read_exit
 from engine.shimapi.paths import Layout
 from engine.shimapi.proxystate import read_proxy_state
 from engine.tasks.client import ShimClient
 from engine.tasks.spawn import create_task, spawn
-
-
-def _seconds(ns: int | None) -> float:
-    return ns / 1e9 if ns else 0.0
 
 
 class ShimTasks:
@@ -112,14 +108,10 @@ class ShimTasks:
                 return self._dead(layout)
             except TaskNotFoundError:
                 return TaskStatus("unknown")  # a shim started ahead of its task: none yet
-            code = st.get("exit_status")
-            return TaskStatus(
-                str(st.get("status") or "unknown"),
-                int(st.get("pid") or 0),
-                None if code is None else int(code),
-                _seconds(st.get("exited_at")),
-                bool(st.get("oom_killed")),
-            )
+            ended = None
+            if st.get("exit_status") is not None:
+                ended = ExitStatus.from_json({**st, "exited_at": st.get("exited_at") or 0})
+            return TaskStatus(str(st.get("status") or "unknown"), int(st.get("pid") or 0), ended)
         return self._dead(layout)
 
     @staticmethod
@@ -132,16 +124,14 @@ class ShimTasks:
             if found is None:
                 return TaskStatus("unknown")
             record = found
-        return TaskStatus(
-            "stopped", record.pid, record.exit_status, _seconds(record.exited_at), record.oom_killed
-        )
+        return TaskStatus.ended(record)
 
     def kill(self, container_id: str, signal: int, all_processes: bool = False) -> None:
         self._client(container_id).kill(signal, all=all_processes)
 
     def wait(self, container_id: str, timeout: float | None) -> TaskStatus | None:
         try:
-            self._client(container_id).wait(timeout=timeout)
+            return TaskStatus.ended(self._client(container_id).wait(timeout=timeout))
         except (DeadlineExceededError, ShimUnavailableError):
             pass  # a timeout, or the shim died: the status says which
         status = self.status(container_id)

@@ -165,7 +165,7 @@ class Server:
         def done(p: Process) -> None:
             conn.busy = False
             if self.conns.get(conn.fd) is conn:
-                self._reply(conn, {"exit_status": p.exit_status, "exited_at": p.exited_at})
+                self._reply(conn, self.task.exit_of(p).to_json())
                 self._process(conn)
 
         if proc.state in ("stopped", "deleted"):

@@ -37,7 +37,7 @@ from engine.shim.stdio import InitIO
 from engine.shim.ttyio import ExecTerminal
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.errors import InvalidArgumentError, TaskExistsError, TaskNotFoundError
-from engine.shimapi.exitfile import ExitRecord, write_exit
+from engine.shimapi.exitfile import ExitStatus, write_exit
 
 Publish = Callable[[str, dict[str, Any]], None]
 
@@ -178,7 +178,7 @@ class Task:
             tty = self.ttys.pop(exec_id, None)
             if tty is not None:
                 tty.close()  # a background holder of the slave may keep it open: not our wait
-            return _exit_result(proc)
+            return self._exit_result(proc)
         if proc.state == STOPPED:
             try:
                 self.runtime.delete(self.config.id)
@@ -191,7 +191,7 @@ class Task:
             self._persist(proc)
         proc.transition("delete")
         self.io.close()
-        result = _exit_result(proc)
+        result = self._exit_result(proc)
         self.publish("/tasks/delete", result)
         for waiter in proc.waiters:
             waiter(proc)
@@ -284,7 +284,7 @@ class Task:
         for proc in self.execs.values():
             if proc.pid == pid and proc.live:
                 waiters = proc.set_exited(code, at)
-                self.publish("/tasks/exit", _exit_result(proc))
+                self.publish("/tasks/exit", self._exit_result(proc))
                 for waiter in waiters:
                     waiter(proc)
                 self._maybe_finish_init()
@@ -315,7 +315,7 @@ class Task:
         waiters = init.set_exited(code, at)
         if self.oom_killed:
             self.publish("/tasks/oom", {})
-        self.publish("/tasks/exit", _exit_result(init))
+        self.publish("/tasks/exit", self._exit_result(init))
         if self.proxy is not None:
             self.proxy.release()  # the exit command stops it: no restart for a stopped task
         for waiter in waiters:
@@ -328,8 +328,7 @@ class Task:
         if self.oom_killed:
             with open(self.layout.oom_file, "w"):
                 pass
-        record = ExitRecord(init.exit_status, init.exited_at, init.pid, self.oom_killed)
-        write_exit(self.layout.exit_file, record)
+        write_exit(self.layout.exit_file, self.exit_of(init))
 
     def _force_delete(self) -> None:
         try:
@@ -349,15 +348,15 @@ class Task:
             self._persist(init)
             init.state = DELETED
 
+    def exit_of(self, proc: Process) -> ExitStatus:
+        """How `proc` ended (the OOM kill is the init's: the cgroup is the container's)."""
+        oom = proc is self.init and self.oom_killed
+        return ExitStatus(proc.exit_status, proc.exited_at, proc.pid, oom)
+
+    def _exit_result(self, proc: Process) -> dict[str, Any]:
+        """An exit as events, `wait` and `delete` report it: which process, and how it ended."""
+        return {"exec_id": proc.exec_id, **self.exit_of(proc).to_json()}
+
     def live(self) -> bool:
         """Shutdown is refused while this is true."""
         return self.init is not None and self.init.state not in (STOPPED, DELETED)
-
-
-def _exit_result(proc: Process) -> dict[str, Any]:
-    return {
-        "exec_id": proc.exec_id,
-        "pid": proc.pid,
-        "exit_status": proc.exit_status,
-        "exited_at": proc.exited_at,
-    }

@@ -19,7 +19,7 @@ from engine.runtime.errors import ContainerNotFoundError, OCIRuntimeError
 from engine.runtime.opts import DeleteOpts
 from engine.runtime.runtime import Runtime
 from engine.shimapi.errors import TaskConflictError
-from engine.shimapi.exitfile import ExitRecord, read_exit, write_exit
+from engine.shimapi.exitfile import ExitStatus, read_exit, write_exit
 from engine.shimapi.paths import Layout
 
 LIVE_STATES = ("created", "creating", "running", "paused", "pausing")
@@ -116,7 +116,7 @@ def _kill_stuck_shim(layout: Layout) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def cleanup_dead(layout: Layout) -> ExitRecord:
+def cleanup_dead(layout: Layout) -> ExitStatus:
     """After a shim died: kill and delete what it left, write and return the exit record."""
     if probe(layout):
         raise TaskConflictError(f"the shim of {layout.id} is alive; use its task API")
@@ -139,7 +139,7 @@ def cleanup_dead(layout: Layout) -> ExitRecord:
     except OCIRuntimeError as exc:
         sys_log(layout, f"cleanup of dead shim: {exc}")
     if record is None:
-        record = ExitRecord(
+        record = ExitStatus(
             137 if killed else 255,
             time.time_ns(),
             read_pid(layout.state("init.pid")),

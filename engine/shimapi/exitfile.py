@@ -8,42 +8,43 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
-class ExitRecord:
-    """How a container's init ended."""
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: the one form an exit takes, on the wire (`wait`, `delete`, the exit
+    event), on disk (the exit record) and in the engine (`TaskStatus.exit`)."""
 
-    __slots__ = ("exit_status", "exited_at", "oom_killed", "pid", "source")
-
-    def __init__(
-        self,
-        exit_status: int,
-        exited_at: int,
-        pid: int = 0,
-        oom_killed: bool = False,
-        source: str = "shim",
-    ) -> None:
-        self.exit_status = exit_status
-        self.exited_at = exited_at  # ns since the epoch
-        self.pid = pid
-        self.oom_killed = oom_killed
-        # "shim": reaped by the shim; "dead-shim": invented after the shim died (255 or 137)
-        self.source = source
-
-    def __repr__(self) -> str:
-        return f"<ExitRecord {self.exit_status} pid={self.pid} oom={self.oom_killed} {self.source}>"
+    exit_status: int
+    exited_at: int  # ns since the epoch
+    pid: int = 0
+    oom_killed: bool = False
+    # "shim": reaped by the shim; "dead-shim": invented after the shim died (255 or 137)
+    source: str = "shim"
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "exit_status": self.exit_status,
-            "exited_at": self.exited_at,
-            "pid": self.pid,
-            "oom_killed": self.oom_killed,
-            "source": self.source,
-        }
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExitStatus:
+        """From `to_json`'s object or the shim's replies (which may leave out the defaults);
+        ValueError, KeyError or TypeError when it is not one."""
+        return cls(
+            int(data["exit_status"]),
+            int(data["exited_at"]),
+            int(data.get("pid") or 0),
+            bool(data.get("oom_killed", False)),
+            str(data.get("source") or "shim"),
+        )
+
+    @property
+    def exited_at_seconds(self) -> float:
+        return self.exited_at / 1e9
 
 
-def write_exit(path: str, record: ExitRecord) -> None:
+def write_exit(path: str, record: ExitStatus) -> None:
     """Atomic and durable: write a temp file, fsync, rename over the record."""
     tmp = f"{path}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -55,17 +56,10 @@ def write_exit(path: str, record: ExitRecord) -> None:
     os.rename(tmp, path)
 
 
-def read_exit(path: str) -> ExitRecord | None:
+def read_exit(path: str) -> ExitStatus | None:
     """The record, or None when there is none (or it is unreadable)."""
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read())
-        return ExitRecord(
-            int(data["exit_status"]),
-            int(data["exited_at"]),
-            int(data.get("pid", 0)),
-            bool(data.get("oom_killed", False)),
-            str(data.get("source", "shim")),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+            return ExitStatus.from_json(json.loads(f.read()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -13,7 +13,6 @@ import json
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from engine.runtime import errors as runtime_errors
@@ -24,18 +23,10 @@ from engine.shimapi.errors import (
     ShimProtocolError,
     ShimUnavailableError,
 )
+from engine.shimapi.exitfile import ExitStatus
 from engine.shimapi.paths import Layout
 
 STREAMS = {1: "stdout", 2: "stderr"}
-
-
-@dataclass(frozen=True, slots=True)
-class ExitStatus:
-    """What `wait` and `delete` report."""
-
-    exit_status: int
-    exited_at: int  # ns since the epoch
-    pid: int = 0
 
 
 def raise_remote(error: dict[str, Any]) -> None:
@@ -149,11 +140,10 @@ class ShimClient:
                 result = self._roundtrip(sock, reader, {"method": "wait", "exec_id": exec_id})
         finally:
             sock.close()
-        return ExitStatus(int(result["exit_status"]), int(result["exited_at"]))
+        return ExitStatus.from_json(result)
 
     def delete(self, exec_id: str = "") -> ExitStatus:
-        r = self.call("delete", exec_id=exec_id)
-        return ExitStatus(int(r["exit_status"]), int(r["exited_at"]), int(r["pid"]))
+        return ExitStatus.from_json(self.call("delete", exec_id=exec_id))
 
     def exec(
         self,

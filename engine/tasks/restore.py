@@ -8,15 +8,15 @@ dead["db"].exit_status             # 255, or 137 when the orphaned container was
 from __future__ import annotations
 
 from engine.shimapi.discovery import cleanup_dead, list_ids, probe
-from engine.shimapi.exitfile import ExitRecord
+from engine.shimapi.exitfile import ExitStatus
 from engine.shimapi.paths import Layout
 from engine.tasks.client import ShimClient
 
 
-def restore(run_root: str, root: str) -> tuple[dict[str, ShimClient], dict[str, ExitRecord]]:
+def restore(run_root: str, root: str) -> tuple[dict[str, ShimClient], dict[str, ExitStatus]]:
     """Reconnect to live shims (checked with `connect`); clean up after dead ones."""
     live: dict[str, ShimClient] = {}
-    dead: dict[str, ExitRecord] = {}
+    dead: dict[str, ExitStatus] = {}
     for cid in list_ids(run_root):
         layout = Layout(run_root, root, cid)
         if probe(layout):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.errors import ShimError
+from engine.shimapi.exitfile import ExitStatus
 from engine.shimapi.fingerprint import code_fingerprint
-from engine.tasks.client import ExitStatus, ShimClient, raise_remote
+from engine.tasks.client import ShimClient, raise_remote
 
 # The shim runs without site-packages (-S): it imports only the stdlib and this package, and
 # site's .pth processing costs milliseconds and memory in every shim.

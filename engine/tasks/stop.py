@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from engine.shimapi.errors import DeadlineExceededError, TaskConflictError, TaskNotFoundError
-from engine.tasks.client import ExitStatus, ShimClient
+from engine.shimapi.exitfile import ExitStatus
+from engine.tasks.client import ShimClient
 
 KILL_GRACE = 5.0
 

@@ -68,6 +68,10 @@ def test_engine_killed_containers_keep_running_and_reattach(box):
     client = box.track(live["pyt-live"])
     assert client.state()["status"] == "running"
     assert client.connect()["shim_pid"] == box.shim_pid("pyt-live")
+    # "before" went out while no engine was attached (the log has it); a slow container may
+    # print it after the engine's death, so wait for it before attaching, or attach sees it
+    log = Path(box.layout("pyt-live").log_path)
+    assert wait_for(lambda: log.exists() and "before" in log.read_text(), 20)
     output = client.attach(timeout=20)  # `logs -f` after the reattach
     # the container blocks on stdin, which the shim kept open while no engine existed
     client.write_stdin("x\n")

@@ -12,6 +12,7 @@ from engine.containers.request import ImageDefaults
 from engine.errors import EngineError
 from engine.lifecycle.backends import Attachment, ResolvedImage, TaskSpec, TaskStatus
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
+from engine.shimapi.exitfile import ExitStatus
 
 
 class FakeImages:
@@ -115,7 +116,10 @@ class FakeTasks:
         task = self.tasks.get(container_id)
         if task is None:
             return TaskStatus("unknown")
-        return TaskStatus(task.status, task.pid, task.exit_code, 1.0 if task.exit_code else 0.0)
+        ended = None
+        if task.exit_code is not None:
+            ended = ExitStatus(task.exit_code, 10**9 if task.exit_code else 0, task.pid)
+        return TaskStatus(task.status, task.pid, ended)
 
     def kill(self, container_id: str, signal_number: int, all_processes: bool = False) -> None:
         task = self.tasks.get(container_id)

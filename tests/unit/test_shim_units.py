@@ -10,7 +10,7 @@ from engine.shim.logfile import PARTIAL, JsonFileLog, parse_size, rfc3339nano
 from engine.shim.process import Process, exit_code
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.errors import InvalidArgumentError, TaskConflictError
-from engine.shimapi.exitfile import ExitRecord, read_exit, write_exit
+from engine.shimapi.exitfile import ExitStatus, read_exit, write_exit
 
 
 def read_log(path: "str | os.PathLike[str]") -> list[dict[str, str]]:
@@ -116,7 +116,7 @@ def test_exit_code_math(status, code):
 def test_exit_record_roundtrip(tmp_path):
     path = str(tmp_path / "exit.json")
     assert read_exit(path) is None
-    write_exit(path, ExitRecord(143, 99, 7, True))
+    write_exit(path, ExitStatus(143, 99, 7, True))
     got = read_exit(path)
     assert got is not None
     assert (got.exit_status, got.exited_at, got.pid, got.oom_killed) == (143, 99, 7, True)
