@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from engine.shimapi.discovery import pid_alive
 from tests.conftest import require
 from tests.kernel.test_cni_plugin import bridge_conf
 from tests.support.engine_cli import wait_for
@@ -33,14 +34,6 @@ print("forwarded", code)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def run_root(tmp_path: Path) -> Iterator[Path]:
     """A run root of our own (where a server starts), and its server stopped afterwards."""
@@ -51,9 +44,9 @@ def run_root(tmp_path: Path) -> Iterator[Path]:
     pid_file = root / "cli.pid"
     if pid_file.exists():
         pid = int(pid_file.read_text())
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
-            wait_for(lambda: not _alive(pid), 10, "the fork server to exit")
+            wait_for(lambda: not pid_alive(pid), 10, "the fork server to exit")
 
 
 def _server(run_root: Path) -> int:
@@ -115,7 +108,7 @@ def test_cni_calls_are_served_by_the_warm_process(
     assert "pytbr1" not in sh("ip", "-o", "link", "show", ns=world.host)
     code, err = call("ADD", {**conf, "cniVersion": "0.1.0"})
     assert (code, err["code"]) == (1, 1), err  # incompatible CNI version, from the worker
-    assert int((run_root / "cli.pid").read_text()) == server and _alive(server)
+    assert int((run_root / "cli.pid").read_text()) == server and pid_alive(server)
 
 
 def test_a_caller_in_other_namespaces_runs_the_call_itself(
