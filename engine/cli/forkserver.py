@@ -20,7 +20,8 @@ an in-process command:
 - only clients with the server's own uid are served (SO_PEERCRED), and only those in the
   server's own namespaces (a worker runs in the server's: a `pybridge` run by
   `ip netns exec` must act in that network namespace, so it runs in its own process);
-- it exits after PYENGINE_FORKSERVER_IDLE seconds without commands (default 1800).
+- it exits after PYENGINE_FORKSERVER_IDLE seconds without commands (default 1800), and within
+  seconds once its socket is gone (its run root was removed) or another server took its place.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from typing import NoReturn
 
@@ -61,6 +63,7 @@ PRELOAD = (
 # A worker runs in the server's namespaces; a client in any other is not served.
 NAMESPACES = ("net", "mnt", "pid", "ipc", "uts", "user", "cgroup")
 DEFAULT_IDLE = 1800.0
+LOOK_AGAIN = 5.0  # seconds between checks, while idle, that clients can still reach us
 
 
 def code_folders() -> list[str]:
@@ -109,13 +112,16 @@ class Server:
             importlib.import_module(name)
         self.code = tree_fingerprint(code_folders())
         self.poll.register(self.listener, select.POLLIN)
+        idle_since = time.monotonic()
         while self.workers or not self.retiring:
             gc.collect()
             gc.freeze()  # what is imported stays in pages the workers share
-            timeout = None if self.workers else self.idle * 1000
-            events = self.poll.poll(timeout)
-            if not events:
-                break  # idle
+            left = self.idle - (time.monotonic() - idle_since)
+            events = self.poll.poll(None if self.workers else max(min(LOOK_AGAIN, left), 0) * 1000)
+            if self.workers or events:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= self.idle or not self.reachable():
+                break  # idle, or nobody can reach us any more
             for fd, _ in events:
                 if fd == self.listener.fileno():
                     with contextlib.suppress(OSError):
@@ -166,6 +172,14 @@ class Server:
                 os.close(fd)
             if conn is not None:
                 conn.close()
+
+    def reachable(self) -> bool:
+        """Whether clients still find this server: its socket was not removed (with its run
+        root, say) nor taken over by a successor."""
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except OSError:
+            return False
 
     def reap(self, pidfd: int) -> None:
         pid, conn = self.workers.pop(pidfd)

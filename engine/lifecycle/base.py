@@ -166,7 +166,8 @@ class LifecycleBase:
                     attachment = self.networks.connect(host.network, cid, record.name)
                     netns_path, ip = attachment.netns_path, attachment.ip
                 rootfs = root.result()
-            bindings = []
+            ipv6 = proxyproc.host_ipv6()
+            ports = allocate.HostPorts()
             if host.ports and ip:
                 taken = {
                     (b.host_ip, b.host_port, b.proto)
@@ -174,34 +175,36 @@ class LifecycleBase:
                     if other.id != cid and other.state.status in LIVE
                     for b in other.state.ports
                 }
-                bindings = allocate.allocate(host.ports, taken)
-                self.networks.publish(host.network, cid, ip, bindings)
-            peers = hosts.peers_for(self.store, host.network, cid) if ip else []
-            bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
-            bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
-            resources = dict(record.resources)
-            proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
-            if bindings:
-                # Before the task, as Docker maps ports before it starts the container: the
-                # proxy listens at once and relays as soon as the container does.
-                launch = proxyproc.ProxyLaunch(
-                    self.proxy_path,
-                    tuple(bindings),
-                    ip,
-                    str(self.store.container_dir(cid) / "proxy.log"),
-                    owner=cid,
-                    hub_group=f"pyengine:{self.root}",
-                )
-                proxy = proxyproc.launch(launch), launch
-                resources["proxy"] = proxy[0].text()
+                # Bound here and handed to the proxy: nothing can take a port in between.
+                ports = allocate.allocate(host.ports, taken, ipv6=ipv6)
+            with ports:  # our copies of the listeners; the proxy holds its own
+                bindings = ports.bindings
+                if bindings:
+                    self.networks.publish(host.network, cid, ip, bindings)
+                peers = hosts.peers_for(self.store, host.network, cid) if ip else []
+                bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
+                bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
+                resources = dict(record.resources)
+                proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
+                if bindings:
+                    # Before the task, as Docker maps ports before it starts the container:
+                    # the proxy listens at once and relays as soon as the container does.
+                    launch = proxyproc.ProxyLaunch(
+                        self.proxy_path,
+                        tuple(bindings),
+                        ip,
+                        str(self.store.container_dir(cid) / "proxy.log"),
+                        owner=cid,
+                        hub_group=f"pyengine:{self.root}",
+                    )
+                    proxy = proxyproc.launch(launch, ports.sockets), launch
+                    resources["proxy"] = proxy[0].text()
             # Everything the start needs recorded once the task runs, written before the task
             # is: a start killed after the task began is finished by the next command from this
             # (refresh_locked), never rolled back under a running container.
             record = dataclasses.replace(record, resources=resources).with_state(
                 # As Docker lists them: a wildcard port on both families when the host has IPv6.
-                ports=tuple(
-                    proxyproc.with_ipv6_wildcards(bindings) if proxyproc.host_ipv6() else bindings
-                ),
+                ports=tuple(proxyproc.with_ipv6_wildcards(bindings) if ipv6 else bindings),
                 ip_address=ip,
             )
             self.store.write(record, durable=False)

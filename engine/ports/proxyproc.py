@@ -2,10 +2,13 @@
 it outlives the engine command that started it, and stopped by pid only if it is still ours."""
 
 import dataclasses
+import fcntl
 import os
 import select
 import signal
+import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +56,16 @@ def with_ipv6_wildcards(bindings: list[PortBinding]) -> list[PortBinding]:
     return bindings + extra
 
 
+def proxy_order(bindings: list[PortBinding]) -> list[PortBinding]:
+    """The order of `map_args`'s flags, which is the order pyproxy expands them into its
+    mappings: the order of the listening sockets handed to it (`-use-listen-fd`)."""
+    return sorted(bindings, key=lambda b: (b.proto, b.host_ip, b.host_port))
+
+
 def map_args(bindings: list[PortBinding], container_ip: str) -> list[str]:
     """`-map` flags, consecutive ports folded into ranges so 1001 ports stay a short argv."""
     args: list[str] = []
-    ordered = sorted(bindings, key=lambda b: (b.proto, b.host_ip, b.host_port))
+    ordered = proxy_order(bindings)
     i = 0
     while i < len(ordered):
         first = ordered[i]
@@ -134,9 +143,10 @@ def _binding(data: dict[str, Any]) -> PortBinding:
     )
 
 
-def launch(spec: ProxyLaunch) -> ProxyHandle:
-    """Start the proxy `spec` describes and wait for its `0\\n` on fd 3."""
-    pid, report = spawn(spec)
+def launch(spec: ProxyLaunch, listeners: Sequence[socket.socket] = ()) -> ProxyHandle:
+    """Start the proxy `spec` describes and wait for its `0\\n` on fd 3 (`listeners`: see
+    `spawn`)."""
+    pid, report = spawn(spec, listeners)
     try:
         answer = _read_answer(report, timeout=READY_TIMEOUT)
     finally:
@@ -159,44 +169,64 @@ def start(
     )
 
 
-def spawn(launch: ProxyLaunch) -> tuple[int, int]:
+def listener_fd(index: int) -> int:
+    """Where pyproxy adopts the listener of its mapping `index` with -use-listen-fd: fd 4 as
+    dockerd passes it, the others above fd 5 (which its shared mode keeps for the hub)."""
+    return 4 if index == 0 else 5 + index
+
+
+def spawn(launch: ProxyLaunch, listeners: Sequence[socket.socket] = ()) -> tuple[int, int]:
     """Start the proxy; its pid and the read end of its readiness pipe (fd 3), which the
-    caller reads (blocking, or from an event loop) and hands to `ready` with what it read."""
+    caller reads (blocking, or from an event loop) and hands to `ready` with what it read.
+
+    `listeners`: the bound sockets of `launch`'s bindings in `proxy_order` (allocate.py),
+    handed over with -use-listen-fd; without them pyproxy binds (a restart by the shim).
+    """
+    bindings = list(launch.bindings)
+    served = with_ipv6_wildcards(bindings) if host_ipv6() else bindings
+    if listeners and len(listeners) != len(served):
+        raise ProxyStartError(f"{len(listeners)} listening sockets for {len(served)} ports")
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    ours = [write_end]  # closed here once the child has its copies
     try:
         log_fd = os.open(
             launch.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640
         )
-    except OSError:
+        ours.append(log_fd)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        ours.append(null)
+        # Each listener is first copied above every target descriptor, so that no dup2 below
+        # overwrites a socket a later one still has to copy.
+        above = listener_fd(len(listeners)) + 1
+        copies: list[int] = []
+        for sock in listeners:
+            copies.append(fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, above))
+            ours.append(copies[-1])
+        actions = [
+            (os.POSIX_SPAWN_DUP2, null, 0),
+            (os.POSIX_SPAWN_DUP2, log_fd, 1),
+            (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            (os.POSIX_SPAWN_DUP2, write_end, 3),
+            *((os.POSIX_SPAWN_DUP2, fd, listener_fd(i)) for i, fd in enumerate(copies)),
+        ]
+        # Shared mode: the ports go to one pyproxy hub per engine and this process becomes a
+        # small /bin/sh stand-in holding the listeners; if the hub dies, the stand-in serves
+        # them itself. Per container that is a shell's memory, not an interpreter's.
+        argv = [launch.executable, "-mode", "shared", *map_args(served, launch.container_ip)]
+        if listeners:
+            argv.insert(1, "-use-listen-fd")
+        env = {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"}
+        env |= {OWNER_ENV: launch.owner, "PYPROXY_HUB": launch.hub_group}
+        try:
+            pid = os.posix_spawn(launch.executable, argv, env, file_actions=actions, setsid=True)
+        except OSError as exc:
+            message = f"could not start {launch.executable}: {exc.strerror}"
+            raise ProxyStartError(message) from None
+    except BaseException:
         os.close(read_end)
-        os.close(write_end)
         raise
-    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-    bindings = list(launch.bindings)
-    served = with_ipv6_wildcards(bindings) if host_ipv6() else bindings
-    # Shared mode: the ports go to one pyproxy hub per engine and this process becomes a
-    # small /bin/sh stand-in holding the listeners; if the hub dies, the stand-in serves them
-    # itself. Per container that is a shell's memory, not an interpreter's.
-    argv = [launch.executable, "-mode", "shared", *map_args(served, launch.container_ip)]
-    try:
-        pid = os.posix_spawn(
-            launch.executable,
-            argv,
-            {k: v for k, v in os.environ.items() if k != "PYPROXY_MODE"}
-            | {OWNER_ENV: launch.owner, "PYPROXY_HUB": launch.hub_group},
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, null, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-                (os.POSIX_SPAWN_DUP2, write_end, 3),
-            ],
-            setsid=True,
-        )
-    except OSError as exc:
-        os.close(read_end)
-        raise ProxyStartError(f"could not start {launch.executable}: {exc.strerror}") from None
     finally:
-        for fd in (write_end, log_fd, null):
+        for fd in ours:
             os.close(fd)
     return pid, read_end
 

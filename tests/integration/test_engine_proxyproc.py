@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.containers.ports import PortBinding
-from engine.ports import proxyproc
+from engine.ports import allocate, proxyproc
 from engine.ports.errors import PortInUseError
 from tests.conftest import free_port
 from tests.support.echo import TCPEcho, UDPEcho
@@ -105,3 +105,41 @@ def test_stop_leaves_a_stranger_with_a_recycled_pid_alone(tmp_path: Path, hub_gr
         proxyproc.stop(handle)
         tcp.close()
     assert not proxyproc.is_running(handle)
+
+
+def test_the_ports_the_engine_bound_are_the_ones_the_proxy_serves(
+    tmp_path: Path, hub_group: str
+) -> None:
+    """-use-listen-fd: pyproxy adopts the engine's sockets, each for its own mapping."""
+    backends = [socket.create_server(("127.0.0.1", 0)) for _ in range(3)]
+    udp = UDPEcho()
+    wanted = [
+        *(PortBinding(b.getsockname()[1], "tcp", "127.0.0.1", 0) for b in backends),
+        PortBinding(udp.port, "udp", "127.0.0.1", 0),
+    ]
+    ports = allocate.allocate(wanted, set(), ipv6=False)
+    launch = proxyproc.ProxyLaunch(
+        pyproxy(), tuple(ports.bindings), "127.0.0.1", str(tmp_path / "proxy.log"),
+        hub_group=hub_group,
+    )  # fmt: skip
+    with ports:
+        handle = proxyproc.launch(launch, ports.sockets)
+    try:
+        argv = Path(f"/proc/{handle.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"-use-listen-fd" in argv
+        for binding, backend in zip(ports.bindings, backends, strict=False):
+            with pytest.raises(OSError):  # still held: by the proxy now
+                socket.create_server(("127.0.0.1", binding.host_port))
+            with socket.create_connection(("127.0.0.1", binding.host_port), timeout=5):
+                backend.settimeout(5)
+                conn, _ = backend.accept()  # this port's backend, not another's
+                conn.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(5)
+            u.sendto(b"ping", ("127.0.0.1", ports.bindings[3].host_port))
+            assert u.recvfrom(100)[0] == b"ping"
+    finally:
+        proxyproc.stop(handle)
+        for backend in backends:
+            backend.close()
+        udp.close()

@@ -233,6 +233,15 @@ def test_an_idle_server_exits_and_cleans_up(engine: EngineEnv) -> None:
     assert not (engine.run_root / handover.SOCKET_NAME).exists()
 
 
+def test_a_server_nobody_can_reach_leaves(engine: EngineEnv) -> None:
+    """A run root removed under a server (a test's teardown, `rm -rf /run/pyengine`) leaves it
+    unreachable: it must not idle for half an hour, holding its namespaces."""
+    server = _served(engine)
+    (engine.run_root / handover.SOCKET_NAME).unlink()
+    wait_for(lambda: not _alive(server), 30, "the unreachable server to exit")
+    assert not (engine.run_root / handover.PID_NAME).exists()
+
+
 def test_disabled_runs_in_process_and_starts_nothing(engine: EngineEnv) -> None:
     engine.run_root.mkdir(parents=True, exist_ok=True)  # where a server would be started
     done = engine("ps", extra_env={"PYENGINE_FORKSERVER": "0"})
