@@ -10,6 +10,7 @@ import signal
 
 import click
 
+from engine.cli.exitcodes import RunFailedError, exit_code
 from engine.errors import EngineError
 
 # command name -> "module:attribute"; each module owns its commands and their help.
@@ -65,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Without standalone mode click returns the code of `ctx.exit(n)` instead of exiting.
         result = cli.main(args=argv, prog_name="pyengine", standalone_mode=False)
-    except EngineError as exc:
+    except (EngineError, RunFailedError) as exc:
         click.echo(f"pyengine: {exc}", err=True)
-        return exc.exit_code
+        return exit_code(exc)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         return 1

@@ -12,6 +12,7 @@ import click
 
 from engine.cli.attach import attach_until_exit
 from engine.cli.context import config, open_engine
+from engine.cli.exitcodes import RunFailedError
 from engine.containers.errors import NoSuchContainerError
 from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
@@ -121,9 +122,7 @@ def _as_daemon_error() -> Iterator[None]:
     try:
         yield
     except EngineError as exc:
-        if exc.exit_code not in (126, 127):
-            exc.exit_code = 125
-        raise
+        raise RunFailedError(exc) from exc
 
 
 def _create(values: dict[str, Any], detach: bool = True) -> ContainerRecord:

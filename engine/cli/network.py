@@ -18,8 +18,8 @@ from bridge import Driver, network_config
 from bridge.config import NetworkConfig
 from bridge.errors import BridgeError
 from bridge.networks import pick_subnet
+from engine.cli.exitcodes import CommandRefusedError
 from engine.defaults import DEFAULT_ROOT
-from engine.errors import EngineError
 from netns import NetnsError
 
 OPTIONS = {
@@ -30,10 +30,8 @@ OPTIONS = {
 }
 
 
-class NetworkCommandError(EngineError):
+class NetworkCommandError(CommandRefusedError):
     """The request was refused; nothing was changed."""
-
-    exit_code = 1
 
 
 @contextmanager

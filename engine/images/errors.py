@@ -1,40 +1,37 @@
 """Errors about images and container root filesystems.
 
-Every image command of `docker` (images, rmi, load, import, image inspect) exits 1 when the
-daemon refuses, whatever the reason, so the whole tree carries exit code 1; `pyengine run`
-reports an image it cannot resolve as 125, as `docker run` does, by catching `ImageError`.
-
 EngineError
-└── ImageError                 (1)
-    ├── InvalidReferenceError  a name or tag Docker's grammar refuses
-    ├── InvalidChangeError     an `import --change` line that is not a config instruction
-    ├── ImageNotFoundError     "No such image: X"
-    ├── AmbiguousImageError    a short id that matches more than one image
-    ├── ImageConflictError     rmi of an image a container uses, or a multi-tag image by id
-    ├── InvalidArchiveError    load/import input that is not a usable archive
+└── ImageError
+    ├── InvalidReferenceError  a name or tag Docker's grammar refuses           (parameter)
+    ├── InvalidChangeError     an `import --change` line that is no instruction (parameter)
+    ├── ImageNotFoundError     "No such image: X"                                (not found)
+    ├── AmbiguousImageError    a short id that matches more than one image       (parameter)
+    ├── ImageConflictError     rmi of an image in use, or of a multi-tag image by id (conflict)
+    ├── InvalidArchiveError    load/import input that is not a usable archive    (parameter)
     │   └── UnsafeLayerError   a layer entry that would land outside its layer
     ├── StoreError             the store on disk is damaged or cannot be written
     └── RootfsError            a container root filesystem could not be mounted or removed
+
+The kinds in brackets are engine/errors.py's: InvalidParameterError, NotFoundError,
+StateConflictError.
 """
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidParameterError, NotFoundError, StateConflictError
 
 
 class ImageError(EngineError):
     """An image operation could not be done."""
 
-    exit_code = 1
 
-
-class InvalidReferenceError(ImageError):
+class InvalidReferenceError(ImageError, InvalidParameterError):
     """A reference that Docker's reference grammar refuses."""
 
 
-class InvalidChangeError(ImageError):
+class InvalidChangeError(ImageError, InvalidParameterError):
     """An `import --change` instruction that Docker would refuse."""
 
 
-class ImageNotFoundError(ImageError):
+class ImageNotFoundError(ImageError, NotFoundError):
     """No image has this reference, id or id prefix."""
 
     def __init__(self, ref: str, hint: str = "") -> None:
@@ -42,15 +39,15 @@ class ImageNotFoundError(ImageError):
         self.ref = ref
 
 
-class AmbiguousImageError(ImageError):
+class AmbiguousImageError(ImageError, InvalidParameterError):
     """A short id that is the prefix of several image ids."""
 
 
-class ImageConflictError(ImageError):
+class ImageConflictError(ImageError, StateConflictError):
     """The image is in use or would be removed more broadly than asked."""
 
 
-class InvalidArchiveError(ImageError):
+class InvalidArchiveError(ImageError, InvalidParameterError):
     """A tarball or image archive that is truncated, corrupt or not of a known format."""
 
 

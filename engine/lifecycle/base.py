@@ -23,6 +23,7 @@ from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskSta
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
 from engine.ports import allocate, proxyproc
+from engine.runtime.errors import container_exit_code
 
 LIVE = ("running", "paused")
 # Docker waits this long after a stop signal that could not be sent, then kills.
@@ -212,7 +213,7 @@ class LifecycleBase:
                 pid = self.tasks.create(cid, spec)
             except EngineError as exc:
                 # Docker keeps the container `created` with the code and message of the failure.
-                code = exc.exit_code if exc.exit_code in (126, 127) else 128
+                code = container_exit_code(exc) or 128
                 # Nothing runs: no ports, no address (the undo releases them).
                 failed = record.with_state(exit_code=code, error=str(exc), ports=(), ip_address="")
                 self.store.write(failed)

@@ -13,7 +13,7 @@ EngineError
     └── CommandNotExecutableError   the container's command cannot be executed (exit code 126)
 """
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidParameterError, NotFoundError, StateConflictError
 
 
 class OCIRuntimeError(EngineError):
@@ -26,27 +26,27 @@ class OCIRuntimeError(EngineError):
         super().__init__(f"OCI runtime {action} failed: {message}" if action else message)
 
 
-class ContainerNotFoundError(OCIRuntimeError):
+class ContainerNotFoundError(OCIRuntimeError, NotFoundError):
     """The runtime has no container with that id."""
 
 
-class ContainerExistsError(OCIRuntimeError):
+class ContainerExistsError(OCIRuntimeError, StateConflictError):
     """A container with that id already exists."""
 
 
-class ContainerNotRunningError(OCIRuntimeError):
+class ContainerNotRunningError(OCIRuntimeError, StateConflictError):
     """The container is not running (callers of kill may treat this as success)."""
 
 
-class ContainerNotStoppedError(OCIRuntimeError):
+class ContainerNotStoppedError(OCIRuntimeError, StateConflictError):
     """The container must be stopped first."""
 
 
-class InvalidContainerIDError(OCIRuntimeError):
+class InvalidContainerIDError(OCIRuntimeError, InvalidParameterError):
     """The id has characters or a length the runtime refuses."""
 
 
-class InvalidSignalError(OCIRuntimeError):
+class InvalidSignalError(OCIRuntimeError, InvalidParameterError):
     """Not a signal name or number."""
 
 
@@ -55,15 +55,24 @@ class RuntimeNotAvailableError(OCIRuntimeError):
 
 
 class CommandNotFoundError(OCIRuntimeError):
-    """The container's command does not exist (docker reports 127)."""
+    """The container's command does not exist: the container's exit code is 127, as a
+    shell's (Docker records it, and `docker run` exits with it)."""
 
-    exit_code = 127
+    container_exit_code = 127
 
 
 class CommandNotExecutableError(OCIRuntimeError):
-    """The container's command is not executable (docker reports 126)."""
+    """The container's command is not executable: exit code 126, as a shell's."""
 
-    exit_code = 126
+    container_exit_code = 126
+
+
+def container_exit_code(exc: BaseException) -> int | None:
+    """The exit code a container gets for failing to start with `exc` (127 or 126), or None
+    when the failure is not its command's."""
+    if isinstance(exc, CommandNotFoundError | CommandNotExecutableError):
+        return exc.container_exit_code
+    return None
 
 
 def classify(message: str, *, status: int = -1, action: str = "") -> OCIRuntimeError:

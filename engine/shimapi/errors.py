@@ -16,7 +16,7 @@ client raises the same `engine.runtime.errors` class (so 126/127 survive the tri
 
 from __future__ import annotations
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidParameterError, NotFoundError, StateConflictError
 
 
 class ShimError(EngineError):
@@ -25,19 +25,19 @@ class ShimError(EngineError):
     kind = "internal"
 
 
-class TaskNotFoundError(ShimError):
+class TaskNotFoundError(ShimError, NotFoundError):
     kind = "not_found"
 
 
-class TaskExistsError(ShimError):
+class TaskExistsError(ShimError, StateConflictError):
     kind = "already_exists"
 
 
-class TaskConflictError(ShimError):
+class TaskConflictError(ShimError, StateConflictError):
     kind = "failed_precondition"
 
 
-class InvalidArgumentError(ShimError):
+class InvalidArgumentError(ShimError, InvalidParameterError):
     kind = "invalid_argument"
 
 

@@ -10,6 +10,7 @@ from engine.runtime.errors import (
     InvalidContainerIDError,
     OCIRuntimeError,
     RuntimeNotAvailableError,
+    container_exit_code,
 )
 from engine.shimapi.discovery import pid_alive, probe
 from engine.shimapi.errors import InvalidArgumentError, ShimUnavailableError, TaskExistsError
@@ -43,7 +44,7 @@ def test_command_not_found_is_127_and_leaves_nothing(box):
     box.bundle("pyt-nf", ("no-such-command",))
     with pytest.raises(CommandNotFoundError, match="no-such-command") as err:
         create_task(box.config("pyt-nf"))
-    assert err.value.exit_code == 127
+    assert container_exit_code(err.value) == 127
     assert_nothing_left(box, "pyt-nf")
 
 
@@ -51,7 +52,7 @@ def test_not_executable_is_126(box):
     box.bundle("pyt-nx", ("/etc",))
     with pytest.raises(CommandNotExecutableError) as err:
         create_task(box.config("pyt-nx"))
-    assert err.value.exit_code == 126
+    assert container_exit_code(err.value) == 126
     assert_nothing_left(box, "pyt-nx")
 
 

@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from engine import text as text_helpers
+from engine.cli.exitcodes import exit_code
 from engine.containers import names, restart, status, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
@@ -45,7 +46,7 @@ def test_publish_specs_expand_like_docker(spec: str, expected: list[PortBinding]
 def test_bad_publish_specs_are_refused_with_dockers_message(spec: str, message: str) -> None:
     with pytest.raises(InvalidOptionError, match="^" + message.replace("[", r"\[")) as err:
         parse_publish(spec)
-    assert err.value.exit_code == 125
+    assert exit_code(err.value) == 125
 
 
 def test_a_thousand_and_one_port_range_expands_one_to_one() -> None:

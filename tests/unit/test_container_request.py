@@ -4,6 +4,7 @@ import signal
 
 import pytest
 
+from engine.cli.exitcodes import exit_code
 from engine.containers.errors import InvalidOptionError
 from engine.containers.request import ImageDefaults, RunFlags, build_request
 
@@ -84,7 +85,7 @@ def test_resources_and_policies() -> None:
 def test_bad_flags_are_refused_with_125(flags: RunFlags, message: str) -> None:
     with pytest.raises(InvalidOptionError, match=message) as err:
         build_request(flags, HTTPD, cpu_count=2)
-    assert err.value.exit_code == 125
+    assert exit_code(err.value) == 125
 
 
 def test_no_command_at_all_is_refused() -> None:

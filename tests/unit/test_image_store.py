@@ -9,6 +9,7 @@ from typing import IO, cast
 
 import pytest
 
+from engine.cli.exitcodes import exit_code
 from engine.images import api
 from engine.images.errors import (
     AmbiguousImageError,
@@ -187,7 +188,7 @@ def test_bad_archives_change_nothing(root, archive, match):
     try:
         loaded = load(root, archive)
     except InvalidArchiveError as exc:
-        assert exc.exit_code == 1
+        assert exit_code(exc) == 1  # every image command's refusal, as docker's
         assert re.search(match, str(exc))
     else:
         assert loaded == []
@@ -230,7 +231,7 @@ def test_lookup_by_id_prefix_and_errors(root):
     assert api.find(root, a.image_id[:15]).id == a.image_id
     with pytest.raises(ImageNotFoundError, match="No such image: nosuch") as info:
         api.find(root, "nosuch")
-    assert info.value.exit_code == 1
+    assert exit_code(info.value) == 1
     with pytest.raises(ImageNotFoundError):
         api.find(root, "sha256:" + "0" * 64)
     with pytest.raises(InvalidReferenceError):

@@ -11,6 +11,7 @@ from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.request import RunFlags
 from engine.errors import EngineError
 from engine.lifecycle.service import Engine
+from engine.runtime.errors import CommandNotFoundError, container_exit_code
 from tests.support.lifecycle_fakes import FakeImages, FakeNetworks, FakeTasks
 
 
@@ -194,13 +195,11 @@ def test_a_start_killed_after_its_task_began_is_finished(engine: Engine) -> None
 
 def test_command_not_found_keeps_the_container_created_with_127(engine: Engine) -> None:
     _, _, tasks = fakes(engine)
-    error = EngineError("exec: nope: executable file not found in $PATH")
-    error.exit_code = 127
-    tasks.fail_start = error
+    tasks.fail_start = CommandNotFoundError("exec: nope: executable file not found in $PATH")
     record = engine.create(RunFlags(image="busybox", command=("nope",)))
     with pytest.raises(EngineError) as err:
         engine.start(record.id)
-    assert err.value.exit_code == 127
+    assert container_exit_code(err.value) == 127
     assert engine.store.find(record.id).state.exit_code == 127
 
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from engine.cli.exitcodes import exit_code
 from engine.runtime.errors import (
     CommandNotExecutableError,
     CommandNotFoundError,
@@ -15,6 +16,7 @@ from engine.runtime.errors import (
     InvalidSignalError,
     OCIRuntimeError,
     classify,
+    container_exit_code,
 )
 from engine.runtime.opts import (
     CreateOpts,
@@ -187,9 +189,11 @@ def test_classify(message, cls):
 
 
 def test_exit_codes_of_command_errors():
-    assert CommandNotFoundError("x").exit_code == 127
-    assert CommandNotExecutableError("x").exit_code == 126
-    assert OCIRuntimeError("x").exit_code == 125
+    assert container_exit_code(CommandNotFoundError("x")) == 127
+    assert container_exit_code(CommandNotExecutableError("x")) == 126
+    assert container_exit_code(OCIRuntimeError("x")) is None
+    assert exit_code(CommandNotFoundError("x")) == 127
+    assert exit_code(OCIRuntimeError("x")) == 125
 
 
 @pytest.mark.parametrize(("status", "code"), [(0, 0), (7 << 8, 7), (9, 137), (15, 143), (6, 134)])
