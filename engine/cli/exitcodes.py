@@ -10,6 +10,7 @@ for every failure of the daemon, a name conflict included (`RunFailedError`).
 from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.errors import EngineError
 from engine.images.errors import ImageError
+from engine.networks.errors import NetworkError
 from engine.runtime.errors import container_exit_code
 
 DAEMON_FAILED = 125
@@ -37,6 +38,9 @@ def exit_code(exc: EngineError | RunFailedError) -> int:
     code = container_exit_code(exc)
     if code is not None:
         return code
-    if isinstance(exc, NoSuchContainerError | ConflictError | ImageError | CommandRefusedError):
+    refusals = (
+        NoSuchContainerError | ConflictError | ImageError | NetworkError | CommandRefusedError
+    )
+    if isinstance(exc, refusals):
         return REFUSED
     return DAEMON_FAILED
