@@ -10,12 +10,11 @@ import click
 
 from engine.cli.attach import raw_terminal
 from engine.cli.context import open_engine
-from engine.containers import events as event_log
 from engine.containers import logs as log_reader
 from engine.containers import views
 from engine.containers.errors import NoSuchContainerError
 from engine.errors import EngineError
-from engine.lifecycle.service import Engine
+from engine.lifecycle.streams import EventsRequest, LogsRequest
 
 
 @click.command("ps")
@@ -87,41 +86,19 @@ def logs(
     *, follow: bool, tail: str, timestamps: bool, since: str, until: str, container: str
 ) -> None:
     """Fetch the logs of a container."""
-    engine = open_engine()
-    record = engine.store.find(container)
     now = time.time()
-    since_s = log_reader.parse_time_arg(since, now) if since else 0.0
-    until_s = log_reader.parse_time_arg(until, now) if until else 0.0
-    path = engine.log_path(record.id)
-    entries = log_reader.read_entries(
-        path, tail=log_reader.parse_tail(tail), since=since_s, until=until_s
+    request = LogsRequest(
+        follow=follow,
+        tail=log_reader.parse_tail(tail),
+        since=log_reader.parse_time_arg(since, now) if since else 0.0,
+        until=log_reader.parse_time_arg(until, now) if until else 0.0,
     )
-    for entry in entries:
+    for entry in open_engine().logs(container, request):
         out = sys.stdout if entry.stream == "stdout" else sys.stderr
         out.write(log_reader.render(entry, timestamps))
+        if follow:
+            out.flush()
     sys.stdout.flush()
-    if follow and not until_s:
-        last = entries[-1].time if entries else ""
-        _follow(engine, record.id, last, timestamps)
-
-
-def _follow(engine: Engine, container_id: str, after: str, timestamps: bool) -> None:
-    """-f: print entries newer than `after` until the container stops or is removed."""
-    seen = after
-    while True:
-        try:
-            live = engine.store.find(container_id).state.status in ("running", "paused")
-        except NoSuchContainerError:
-            live = False
-        for entry in log_reader.read_entries(engine.log_path(container_id)):
-            if entry.time > seen:
-                out = sys.stdout if entry.stream == "stdout" else sys.stderr
-                out.write(log_reader.render(entry, timestamps))
-                out.flush()
-                seen = entry.time
-        if not live:
-            return
-        time.sleep(0.1)
 
 
 @click.command("top")
@@ -241,18 +218,11 @@ def exec_(
 @click.option("--until", default="", help="Stream events until this timestamp")
 def events(since: str, until: str) -> None:
     """Container events, from the engine's event log; streams new ones without --until."""
-    root = open_engine().root
     now = time.time()
-    since_ns = int(log_reader.parse_time_arg(since, now) * 1e9) if since else 0
-    if until:
-        until_ns = int(log_reader.parse_time_arg(until, now) * 1e9)
-        for event in event_log.read(root, since_ns, until_ns):
-            click.echo(event.line())
-        return
-    start_ns = time.time_ns()
-    if since_ns:
-        for event in event_log.read(root, since_ns, start_ns):
-            click.echo(event.line())
-    for event in event_log.follow(root, start_ns):
-        click.echo(event.line(), nl=True)
+    request = EventsRequest(
+        since_ns=int(log_reader.parse_time_arg(since, now) * 1e9) if since else 0,
+        until_ns=int(log_reader.parse_time_arg(until, now) * 1e9) if until else 0,
+    )
+    for event in open_engine().events(request):
+        click.echo(event.line())
         sys.stdout.flush()

@@ -6,14 +6,23 @@ restart policies run here too, from the shim's exit command, since no daemon wat
 
 import dataclasses
 import signal
+from collections.abc import Iterator
 
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
+from engine.containers.events import Event
+from engine.containers.logs import LogEntry
 from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
 from engine.lifecycle.backends import TerminalGuard
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.locks import try_container_lock
+from engine.lifecycle.streams import (
+    EventsRequest,
+    LogsRequest,
+    engine_events,
+    log_entries,
+)
 
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
@@ -257,6 +266,14 @@ class Engine(LifecycleBase):
             console_size=console_size,
             terminal=terminal,
         )
+
+    def logs(self, ref: str, request: LogsRequest) -> Iterator[LogEntry]:
+        """A container's log entries (engine/lifecycle/streams.py)."""
+        return log_entries(self.store, self.log_path, ref, request)
+
+    def events(self, request: EventsRequest) -> Iterator[Event]:
+        """The engine's events (engine/lifecycle/streams.py)."""
+        return engine_events(self.root, request)
 
     def listing(self, everything: bool = False) -> list[ContainerRecord]:
         """Containers for `ps`, brought up to date where no other command holds them."""

@@ -1,7 +1,9 @@
 """The lifecycle state machine over fake seams: Docker's states, transitions and messages."""
 
 import dataclasses
+import json
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.request import RunFlags
 from engine.errors import EngineError
 from engine.lifecycle.service import Engine
+from engine.lifecycle.streams import EventsRequest, LogsRequest
 from engine.runtime.errors import CommandNotFoundError, container_exit_code
 from tests.support.lifecycle_fakes import FakeImages, FakeNetworks, FakeTasks
 
@@ -315,3 +318,30 @@ def test_a_late_command_never_brings_a_removed_container_back(engine: Engine) ->
     with pytest.raises(NoSuchContainerError), engine.locked(record.id):
         pass
     assert not engine.store.container_dir(record.id).exists()
+
+
+def _log_line(text: str, stream: str, second: int) -> str:
+    return json.dumps({"log": text, "stream": stream, "time": f"2026-12-07T10:00:0{second}Z"})
+
+
+def test_logs_are_a_stream_of_entries_the_caller_renders(engine: Engine) -> None:
+    cid = engine.create(RunFlags(image="busybox")).id
+    path = engine.log_path(cid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [_log_line("a\n", "stdout", 1), _log_line("b\n", "stderr", 2)]
+    path.write_text("\n".join(lines) + "\n")
+    every = list(engine.logs(cid, LogsRequest()))
+    assert [(e.text, e.stream) for e in every] == [("a\n", "stdout"), ("b\n", "stderr")]
+    assert [e.text for e in engine.logs(cid, LogsRequest(tail=1))] == ["b\n"]
+    # follow ends with the container: this one never ran
+    assert [e.text for e in engine.logs(cid, LogsRequest(follow=True))] == ["a\n", "b\n"]
+    with pytest.raises(NoSuchContainerError):
+        engine.logs("nosuch", LogsRequest())  # at the call, before any entry is read
+
+
+def test_events_in_a_window_are_the_log_of_what_happened(engine: Engine, clock: Clock) -> None:
+    before = time.time_ns()
+    cid = run(engine)
+    after = time.time_ns() + 1
+    actions = [e.action for e in engine.events(EventsRequest(before, after)) if e.id == cid]
+    assert actions[:2] == ["create", "start"]
