@@ -1,9 +1,13 @@
 """The engine a command works on, built once per process from the environment."""
 
 import functools
+from pathlib import Path
 
 from engine.config import EngineConfig, from_env
+from engine.defaults import default_root
+from engine.images.service import ImageService
 from engine.lifecycle.adapters import build_engine
+from engine.lifecycle.image_users import image_users
 from engine.lifecycle.service import Engine
 from engine.private import ensure_private_roots
 
@@ -21,3 +25,10 @@ def config() -> EngineConfig:
 def open_engine() -> Engine:
     """The Engine over the real images, networks and shims."""
     return build_engine(config())
+
+
+def open_images() -> ImageService:
+    """The images of the engine's root, with its containers as their users. Nothing is created:
+    listing images on a fresh host leaves no directory behind."""
+    root = Path(default_root())
+    return ImageService(root, image_users(root))

@@ -9,42 +9,16 @@ import fnmatch
 import json
 import re
 import sys
-from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from engine.images import api
+from engine.cli.context import open_images
 from engine.images.display import human_size, image_rows, table
 from engine.images.errors import ImageError, InvalidArchiveError
 from engine.images.model import Image
-from engine.images.store import default_root
-from engine.images.users import CombinedUsers, ImageUser, ImageUsers, UsersDir
 
-_RUNNING = ("running", "paused", "restarting")
 _FIELD = re.compile(r"^\{\{\s*(json\s+)?((?:\.[A-Za-z0-9_]+)+|\.)\s*\}\}$")
-
-
-class ContainerRecordUsers:
-    """Containers the engine has records of, with whether they run (the store cannot know)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def users(self, image_id: str) -> Sequence[ImageUser]:
-        # Loaded here only: listing images should not pay for the container modules.
-        from engine.containers.store import ContainerStore  # noqa: PLC0415
-
-        return [
-            ImageUser(r.id, r.state.status in _RUNNING)
-            for r in ContainerStore(self.root).all()
-            if r.config.image_id == image_id
-        ]
-
-
-def _users(root: Path) -> ImageUsers:
-    return CombinedUsers(UsersDir(root), ContainerRecordUsers(root))
 
 
 def _matches(tag: str, pattern: str) -> bool:
@@ -68,7 +42,7 @@ def _filtered(images: list[Image], filters: tuple[str, ...]) -> list[Image]:
 
 
 def _list(repository: str | None, quiet: bool, no_trunc: bool, filters: tuple[str, ...]) -> None:
-    found = _filtered(api.list_images(default_root(), repository), filters)
+    found = _filtered(open_images().images(repository), filters)
     if quiet:
         seen: dict[str, None] = {}
         for image in found:
@@ -131,14 +105,11 @@ def _open_source(source: str) -> IO[bytes]:
 @click.option("-m", "--message", default="", help="Set a commit message for the imported image.")
 def import_(source: str, repository: str | None, change: tuple[str, ...], message: str) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from engine.images.importer import import_rootfs  # noqa: PLC0415 - tarfile only when used
-
     stream = _open_source(source)
     try:
-        image_id = import_rootfs(
-            default_root(), stream, repository, changes=list(change), message=message,
-            source_name=source,
-        )  # fmt: skip
+        image_id = open_images().import_rootfs(
+            stream, repository, changes=list(change), message=message, source_name=source
+        )
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -150,13 +121,11 @@ def import_(source: str, repository: str | None, change: tuple[str, ...], messag
 @click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
 def load(input_: str | None, quiet: bool) -> None:
     """Load an image from a tar archive (docker save or OCI layout) or STDIN."""
-    from engine.images.loader import load_archive  # noqa: PLC0415 - tarfile only when used
-
     if input_ is None and sys.stdin.isatty():
         raise InvalidArchiveError("requested load from stdin, but stdin is empty")
     stream = _open_source(input_ or "-")
     try:
-        loaded = load_archive(default_root(), stream)
+        loaded = open_images().load(stream)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -181,11 +150,10 @@ def _raise_last(errors: list[ImageError]) -> None:
 
 
 def _rmi(images: tuple[str, ...], force: bool) -> None:
-    root = default_root()
     errors = []
     for name in images:
         try:
-            done = api.remove(root, name, force=force, users=_users(root))
+            done = open_images().remove(name, force=force)
         except ImageError as exc:
             errors.append(exc)
             continue
@@ -238,7 +206,7 @@ def inspect(names: tuple[str, ...], template: str | None) -> None:
     errors: list[ImageError] = []
     for name in names:
         try:
-            found.append(api.inspect(default_root(), name))
+            found.append(open_images().inspect(name))
         except ImageError as exc:
             errors.append(exc)
     if template is not None:
@@ -254,7 +222,7 @@ def inspect(names: tuple[str, ...], template: str | None) -> None:
 @click.argument("target", metavar="TARGET_IMAGE[:TAG]")
 def tag(source: str, target: str) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
-    api.tag(default_root(), source, target)
+    open_images().tag(source, target)
 
 
 @image.command("prune")
@@ -273,8 +241,7 @@ def prune(all_: bool, force: bool) -> None:
         click.confirm(
             f"WARNING! This will remove {what}.\nAre you sure you want to continue?", abort=True
         )
-    root = default_root()
-    done = api.prune(root, all_images=all_, users=_users(root))
+    done = open_images().prune(all_images=all_)
     if done.untagged or done.deleted:
         click.echo("Deleted Images:")
         for line in done.lines():
