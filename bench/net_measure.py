@@ -5,8 +5,10 @@ method), so the reference plugins it execs and our in-process Driver both work o
 namespace's bridges and tables; each endpoint gets a fresh `pyb…c<i>` namespace.
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -58,8 +60,17 @@ def cni_conf(plugin: str, tmp: Path, third: int, name: str) -> dict[str, Any]:
     }
 
 
-def run_cni(exe: str, command: str, conf: dict[str, Any], cid: str, ns: str) -> None:
+def run_cni(
+    exe: str,
+    command: str,
+    conf: dict[str, Any],
+    cid: str,
+    ns: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     env = {
+        **(extra_env or {}),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "CNI_COMMAND": command,
         "CNI_CONTAINERID": cid,
@@ -79,21 +90,52 @@ def run_cni(exe: str, command: str, conf: dict[str, Any], cid: str, ns: str) -> 
         raise RuntimeError(f"{exe} {command} {cid}: {done.stdout.decode()[:300]}")
 
 
-def cni_cycle(exe: str, conf: dict[str, Any], spaces: list[str], out: Samples) -> None:
+def cni_cycle(
+    exe: str,
+    conf: dict[str, Any],
+    spaces: list[str],
+    out: Samples,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     """ADD every endpoint one after another, then DEL every one: per-call times; then as many
     VERSION calls (no work: the plugin's start-up alone)."""
     for i, ns in enumerate(spaces):
         t = time.perf_counter_ns()
-        run_cni(exe, "ADD", conf, f"bench{i}", ns)
+        run_cni(exe, "ADD", conf, f"bench{i}", ns, extra_env=extra_env)
         out.add("add_ms", _ms(t))
     for i, ns in enumerate(spaces):
         t = time.perf_counter_ns()
-        run_cni(exe, "DEL", conf, f"bench{i}", ns)
+        run_cni(exe, "DEL", conf, f"bench{i}", ns, extra_env=extra_env)
         out.add("del_ms", _ms(t))
     for ns in spaces:
         t = time.perf_counter_ns()
-        run_cni(exe, "VERSION", conf, "", ns)
+        run_cni(exe, "VERSION", conf, "", ns, extra_env=extra_env)
         out.add("version_ms", _ms(t))
+
+
+def warm_server(exe: str, conf: dict[str, Any], run_root: Path, ns: str) -> int:
+    """Start the warm process `exe` hands its calls to (a first call in its own process starts
+    it, where the run root exists) and wait until it answers; its pid."""
+    run_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_cni(exe, "VERSION", conf, "", ns, extra_env={"PYENGINE_RUN": str(run_root)})
+    pid_file, sock = run_root / "cli.pid", run_root / "cli.sock"
+    deadline = time.monotonic() + 30
+    while not (sock.exists() and pid_file.exists() and pid_file.read_text().strip()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no warm process answered in {run_root}")
+        time.sleep(0.05)
+    # its preloading is done once it serves a call
+    run_cni(exe, "VERSION", conf, "", ns, extra_env={"PYENGINE_RUN": str(run_root)})
+    return int(pid_file.read_text())
+
+
+def stop_server(pid: int) -> None:
+    """SIGTERM the warm process this run started, and wait for it to go."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.05)
 
 
 def library_cycle(driver: Driver, network: str, spaces: list[str], out: Samples) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from bench.report import fmt, fmt_ratio
 
 BASE = "cni-bridge"
-OURS = ("pyplumb", "pybridge")  # each gets a ratio column against BASE
+OURS = ("pyplumb", "pybridge", "pybridge-warm")  # each gets a ratio column against BASE
 SHORT = {
     "add_ms": "ADD\nper call",
     "del_ms": "DEL\nper call",

@@ -3,7 +3,9 @@
 Targets, in one run and one scratch host namespace:
   cni-bridge   /usr/lib/cni/bridge + host-local, exec'd per call as a runtime does
   pyplumb      bridge.Driver in-process (how pyengine uses it): IPAM + veth + nft
-  pybridge     our CNI plugin exec'd per call (Python start-up included)
+  pybridge     our CNI plugin exec'd per call, each call in its own process (PYENGINE_FORKSERVER=0)
+  pybridge-warm  the same exec'd plugin handed to the warm process that serves pyengine too
+               (a run root of its own, the server started by the first call, stopped at the end)
 Metrics: endpoint ADD/DEL per call, VERSION per call (the exec'd plugins' start-up alone),
 tearing N endpoints down serially vs in one batch, and publishing many ports (ours: map
 elements; reference: portmap, one rule set per port).
@@ -32,12 +34,14 @@ from bench.net_measure import (
     make_network,
     portmap_ports,
     scratch_dir,
+    stop_server,
+    warm_server,
 )
 from bench.net_report import write_report
 from bridge import Driver
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TARGETS = ("cni-bridge", "pyplumb", "pybridge")
+TARGETS = ("cni-bridge", "pyplumb", "pybridge", "pybridge-warm")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     rounds = 1 if args.quick else args.rounds
     prefix = "pyb" + os.urandom(3).hex()
     made: list[str] = []
+    servers: list[int] = []  # the warm process this run started
     tmp = scratch_dir()
     samples = {t: Samples() for t in TARGETS}
 
@@ -88,7 +93,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         netns.loopback_up(host)
         spaces = [new_ns(f"c{i}") for i in range(max(n, args.teardown))]
 
+        warm_root = tmp / "run"
+
         def measure() -> None:
+            warm = warm_server(
+                args.pybridge, cni_conf("pybridge", tmp, 6, "pybwarm"), warm_root, host
+            )
+            servers.append(warm)
             with Driver(tmp / "lib", table="pyb_lib") as driver:
                 make_network(driver, 2, "pyblib")
                 make_network(driver, 4, "pybtd")
@@ -107,6 +118,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                         cni_conf("pybridge", tmp, 3, "pybexec"),
                         spaces[:n],
                         samples["pybridge"],
+                        {"PYENGINE_FORKSERVER": "0"},  # its own process every call
+                    )
+                    cni_cycle(
+                        args.pybridge,
+                        cni_conf("pybridge", tmp, 6, "pybwarm"),
+                        spaces[:n],
+                        samples["pybridge-warm"],
+                        {"PYENGINE_RUN": str(warm_root)},  # the warm process serves it
                     )
                 print(f"teardown of {args.teardown}, {args.ports} ports", file=sys.stderr)
                 library_teardown(driver, "pybtd", spaces[: args.teardown], samples["pyplumb"])
@@ -119,6 +138,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
         in_namespace(host, measure)
     finally:
+        for pid in servers:
+            stop_server(pid)
         for name in reversed(made):
             netns.remove(name)
         shutil.rmtree(tmp, ignore_errors=True)

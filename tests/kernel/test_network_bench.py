@@ -1,6 +1,7 @@
 """`python -m bench network` end to end in a tiny mode: numbers for every target, nothing left."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,13 @@ from tests.conftest import require, require_root
 
 pytestmark = pytest.mark.root
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_bench_network_smoke(tmp_path: Path) -> None:
@@ -42,10 +50,14 @@ def test_bench_network_smoke(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "network.json").read_text())
     med = doc["medians"]
-    for target in ("cni-bridge", "pyplumb", "pybridge"):
+    for target in ("cni-bridge", "pyplumb", "pybridge", "pybridge-warm"):
         assert med[target]["add_ms"] > 0 and med[target]["del_ms"] > 0
     assert med["pyplumb"]["rules_1_port"] == med["pyplumb"]["rules_21_ports"]
     assert "| endpoint ADD" in (tmp_path / "network.md").read_text()
+    # the warm process the run started (under its scratch directory) was stopped
+    lines = [_cmdline(int(pid)) for pid in os.listdir("/proc") if pid.isdigit()]
+    servers = [line for line in lines if b"/pyb-net-" in line and b"forkserver" in line]
+    assert servers == []
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
     assert not [
         line
