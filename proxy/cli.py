@@ -22,7 +22,7 @@ from proxy.readiness import ReadyPipe
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import _socket
+    import socket
     from collections.abc import Sequence
     from typing import NoReturn
 
@@ -43,11 +43,11 @@ def raise_nofile_limit() -> None:
             pass
 
 
-def open_listeners(config: ProxyConfig) -> list[_socket.socket]:
+def open_listeners(config: ProxyConfig) -> list[socket.SocketType]:
     """Bind every mapping, all or nothing. With -use-listen-fd the first is adopted from fd 4
     (dockerd's contract) and the others from where a shared-mode stand-in keeps them
     (`handoff.listener_fd`), when it passed them on."""
-    listeners: list[_socket.socket] = []
+    listeners: list[socket.SocketType] = []
     try:
         for i, mapping in enumerate(config.mappings):
             if config.use_listen_fd and (i == 0 or handoff.is_socket(handoff.listener_fd(i))):

@@ -11,7 +11,6 @@ see proxy.handoff); EOF on the connection does too. The hub leaves after `LINGER
 without ports.
 """
 
-import _socket
 import os
 import socket
 import struct
@@ -197,7 +196,7 @@ def _close_fds(fds: list[int]) -> None:
         os.close(fd)
 
 
-def serve_hub(raw_control: _socket.socket, loop_name: str) -> None:
+def serve_hub(raw_control: socket.SocketType, loop_name: str) -> None:
     """Run the hub on its bound control socket until it has been idle for LINGER seconds."""
     log.setup()
     control = socket.socket(fileno=raw_control.detach())

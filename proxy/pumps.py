@@ -5,9 +5,9 @@ only while bytes are in flight, and the copy pump reads into one shared scratch 
 a private copy only of what the destination would not take yet.
 """
 
-import _socket
 import fcntl
 import os
+import socket
 from collections.abc import Callable
 
 from proxy.base import Pump
@@ -20,7 +20,7 @@ BULK_READ = 32 * 1024
 # Idle pipes a pool keeps: a cache bounded in descriptors, not a leak.
 MAX_IDLE_PIPES = 64
 
-PumpFactory = Callable[[_socket.socket, _socket.socket], Pump]
+PumpFactory = Callable[[socket.SocketType, socket.SocketType], Pump]
 
 
 class PipePool:
@@ -69,7 +69,7 @@ class SplicePump:
 
     __slots__ = ("_copied", "_dst", "_pending", "_pipe", "_pool", "_src", "chunk")
 
-    def __init__(self, src: _socket.socket, dst: _socket.socket, pool: PipePool) -> None:
+    def __init__(self, src: socket.SocketType, dst: socket.SocketType, pool: PipePool) -> None:
         self._src = src.fileno()
         self._dst = dst.fileno()
         self._pool = pool
@@ -134,7 +134,7 @@ class CopyPump:
 
     __slots__ = ("_dst", "_held", "_scratch", "_src", "_taken", "chunk")
 
-    def __init__(self, src: _socket.socket, dst: _socket.socket, scratch: bytearray) -> None:
+    def __init__(self, src: socket.SocketType, dst: socket.SocketType, scratch: bytearray) -> None:
         self._src = src
         self._dst = dst
         self._scratch = scratch
@@ -184,7 +184,7 @@ class AutoPump:
     __slots__ = ("_bulk", "_copy", "_dst", "_pool", "_splice", "_src", "chunk")
 
     def __init__(
-        self, src: _socket.socket, dst: _socket.socket, scratch: bytearray, pool: PipePool
+        self, src: socket.SocketType, dst: socket.SocketType, scratch: bytearray, pool: PipePool
     ) -> None:
         self._copy = CopyPump(src, dst, scratch)
         self._splice: SplicePump | None = None

@@ -14,7 +14,6 @@ Backpressure is the state itself: a direction that cannot write stops reading. T
 both directions' states into one epoll mask per socket.
 """
 
-import _socket
 import socket
 from collections.abc import Callable
 
@@ -104,8 +103,8 @@ class Relay:
     def __init__(
         self,
         reactor: Reactor,
-        client: _socket.socket,
-        backend: _socket.socket,
+        client: socket.SocketType,
+        backend: socket.SocketType,
         pumps: PumpFactory,
         on_closed: Callable[["Relay"], None],
         *,

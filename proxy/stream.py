@@ -5,7 +5,6 @@ TCP_NODELAY; a refused or failed dial closes the client normally (it reads EOF) 
 keeps serving. Unlike docker-proxy, running out of descriptors never stops the accept loop.
 """
 
-import _socket
 import errno
 import os
 import socket
@@ -109,7 +108,7 @@ class StreamProxy:
                 self._warn.warn("accept", f"accept: {e.strerror}")
                 continue
             try:
-                client = _socket.socket(self._family, _socket.SOCK_STREAM, self._ipproto, fd)
+                client = socket.SocketType(self._family, socket.SOCK_STREAM, self._ipproto, fd)
             except OSError:
                 os.close(fd)
                 continue
@@ -132,11 +131,11 @@ class StreamProxy:
             self._pause_accepting()
             self._clock.call_later(ACCEPT_PAUSE, self._resume_accepting)
 
-    def _dial(self, client: _socket.socket) -> None:
+    def _dial(self, client: socket.SocketType) -> None:
         backend = None
         try:
             client.setblocking(False)  # TCP options come from the listener (proxy.listen)
-            backend = _socket.socket(
+            backend = socket.SocketType(
                 self._backend.family,
                 socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
                 self._ipproto,
@@ -176,7 +175,7 @@ class StreamProxy:
         )
 
     def _dial_failed(
-        self, client: _socket.socket, backend: _socket.socket | None, err: int
+        self, client: socket.SocketType, backend: socket.SocketType | None, err: int
     ) -> None:
         self._log_dial_failure(err)
         if backend is not None:
