@@ -133,14 +133,12 @@ def _retire(run_root: str, listener: socket.socket) -> None:
 
 def _handle(conn: socket.socket, listener: socket.socket, mine: str) -> bool:
     """Serve one request; False when the client runs newer code than this zygote."""
-    data = b""
-    while b"\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return True
-        data += chunk
+    with conn.makefile("rb") as reader:
+        line = reader.readline()
+    if not line.endswith(b"\n"):
+        return True  # the client went away before its request was whole
     try:
-        request = json.loads(data.split(b"\n", 1)[0])
+        request = json.loads(line)
         if request.get("code", mine) != mine:
             conn.sendall(b'{"ok": false, "stale": true}\n')
             return False

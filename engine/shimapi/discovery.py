@@ -59,13 +59,8 @@ def probe(layout: Layout, timeout: float = 2.0) -> bool:
     try:
         sock.connect(layout.socket)
         sock.sendall(b'{"method":"connect"}\n')
-        data = b""
-        while b"\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return False
-            data += chunk
-        reply = json.loads(data.split(b"\n", 1)[0])
+        with sock.makefile("rb") as reader:
+            reply = json.loads(reader.readline())
         return bool(reply.get("ok")) and reply["result"].get("id") == layout.id
     except (OSError, ValueError, KeyError, AttributeError):
         return False
