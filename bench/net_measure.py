@@ -118,9 +118,9 @@ def warm_server(exe: str, conf: dict[str, Any], run_root: Path, ns: str) -> int:
     it, where the run root exists) and wait until it answers; its pid."""
     run_root.mkdir(mode=0o700, parents=True, exist_ok=True)
     run_cni(exe, "VERSION", conf, "", ns, extra_env={"PYENGINE_RUN": str(run_root)})
-    pid_file, sock = run_root / "cli.pid", run_root / "cli.sock"
+    pid_file, fifo = run_root / "cli.pid", run_root / "cli.fifo"
     deadline = time.monotonic() + 30
-    while not (sock.exists() and pid_file.exists() and pid_file.read_text().strip()):
+    while not (fifo.exists() and pid_file.exists() and pid_file.read_text().strip()):
         if time.monotonic() > deadline:
             raise RuntimeError(f"no warm process answered in {run_root}")
         time.sleep(0.05)

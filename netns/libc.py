@@ -1,6 +1,6 @@
 """The libc calls the os module lacks, for every package of ours: setns, unshare, mount,
-umount2, syncfs, prctl and raw syscalls. netns is the bottom of the stack (it imports nothing
-of ours), so the one libc helper lives here and the engine uses it too.
+umount2, syncfs, prctl, pidfd_getfd, inotify and raw syscalls. netns is the bottom of the stack (it
+imports nothing of ours), so the one libc helper lives here and the engine uses it too.
 """
 
 import ctypes
@@ -13,6 +13,7 @@ MS_REC = 0x4000
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 PR_SET_CHILD_SUBREAPER = 36
+SYS_PIDFD_GETFD = 438  # the same number on every architecture (Linux 5.6)
 
 
 @cache
@@ -32,6 +33,8 @@ def _lib() -> ctypes.CDLL:
     lib.syncfs.argtypes = [ctypes.c_int]
     lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     lib.syscall.restype = ctypes.c_long
+    lib.inotify_init1.argtypes = [ctypes.c_int]
+    lib.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
     return lib
 
 
@@ -81,3 +84,19 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0) -> None:
 def syscall(number: int, *args: object) -> int:
     """A raw syscall (ctypes-typed arguments); its non-negative result, or OSError."""
     return _check(int(_lib().syscall(ctypes.c_long(number), *args)), "syscall")
+
+
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """A duplicate of descriptor `target_fd` of the process behind `pidfd`, close-on-exec: the
+    same open file description, as SCM_RIGHTS would pass it (needs ptrace rights on it)."""
+    return syscall(SYS_PIDFD_GETFD, ctypes.c_int(pidfd), ctypes.c_int(target_fd), ctypes.c_uint(0))
+
+
+def inotify_init1(flags: int) -> int:
+    """A new inotify instance's descriptor (flags: os.O_NONBLOCK, os.O_CLOEXEC)."""
+    return _check(_lib().inotify_init1(flags), "inotify_init1")
+
+
+def inotify_add_watch(fd: int, path: str, mask: int) -> int:
+    """Watch `path` for the events in `mask`; the watch descriptor."""
+    return _check(_lib().inotify_add_watch(fd, os.fsencode(path), mask), "inotify_add_watch", path)

@@ -72,7 +72,7 @@ class PyEngine:
         return _read_pid(self.run_dir / "zygote.pid")
 
     def forkserver(self) -> int | None:
-        """The warm process `pyengine` commands are forked from (engine/cli/forkserver.py)."""
+        """The warm process `pyengine` commands are forked from (engine/warm/forkserver.py)."""
         return _read_pid(self.run_dir / "cli.pid")
 
     def hubs(self) -> list[int]:

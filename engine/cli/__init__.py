@@ -1,7 +1,7 @@
 """`pyengine`, the engine's command line.
 
 This package's own import stays light: the console script enters at `engine.cli.entry`, which
-hands the command to a warm fork server when one runs (see engine/cli/forkserver.py) before
+hands the command to a warm fork server when one runs (see engine/warm/) before
 anything heavy is imported. `main` runs a command in this process.
 """
 

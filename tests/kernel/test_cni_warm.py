@@ -1,4 +1,4 @@
-"""`pybridge` served by the warm process that serves `pyengine` (engine/cli/forkserver.py): a
+"""`pybridge` served by the warm process that serves `pyengine` (engine/warm/forkserver.py): a
 CNI call handed to it must do what the same call does in its own process, in the caller's
 network namespace; a caller in other namespaces than the server's runs the call itself."""
 
@@ -27,8 +27,9 @@ world = pytest.fixture(world_fixture)
 # code the server reported, or None when no server took the call.
 _FORWARD = """
 import sys
-from engine.cli import entry
-code = entry.forward([], sys.argv[1], "pybridge")
+from engine.warm import client
+handed = client.hand_over(sys.argv[1], "pybridge", 1)
+code = handed and handed.wait()
 sys.stdout.flush()
 print("forwarded", code)
 """
@@ -50,7 +51,7 @@ def run_root(tmp_path: Path) -> Iterator[Path]:
 
 
 def _server(run_root: Path) -> int:
-    """The run root's fork server, once it has bound its socket and written its pid."""
+    """The run root's fork server, once it has made its FIFO and written its pid."""
     pid_file = run_root / "cli.pid"
     wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the fork server")
     return int(pid_file.read_text())
@@ -59,7 +60,7 @@ def _server(run_root: Path) -> int:
 def _forward(
     world: World, run_root: Path, command: str, conf: dict[str, Any], **env: str
 ) -> tuple[str, dict[str, Any] | None]:
-    """`entry.forward` for one CNI call in the test host's network namespace: ("forwarded N"
+    """`client.hand_over` for one CNI call in the test host's network namespace: ("forwarded N"
     or "forwarded None", the JSON the worker printed)."""
     done = subprocess.run(
         ["nsenter", f"--net=/run/netns/{world.host}", sys.executable, "-c", _FORWARD, run_root],

@@ -1,4 +1,4 @@
-"""The fork server behind `pyengine` (engine/cli/forkserver.py), with real commands.
+"""The fork server behind `pyengine` (engine/warm/forkserver.py), with real commands.
 
 A command handed to it must behave as the same command run in its own process: exit codes,
 stdin, stdout, stderr, working directory, environment and signals; a killed client kills its
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import entry, handover
+from engine.warm import client, protocol
 from tests.support.engine_cli import PYENGINE, EngineEnv, engine_fixture, wait_for
 
 pytestmark = pytest.mark.root
@@ -36,17 +36,15 @@ def _served(engine: EngineEnv) -> int:
     engine.run_root.mkdir(parents=True, exist_ok=True)  # servers start where the engine ran
     engine.ok("ps")
     wait_for(lambda: engine.forkserver_pid() and _alive(engine.forkserver_pid()), 30, "a server")
-    # it answers once its preloading is done: a request that the server takes returns a code
-    sock = Path(engine.run_root / handover.SOCKET_NAME)
-    wait_for(sock.exists, 30, "its socket")
+    wait_for(lambda: client.serving(str(engine.run_root)), 30, "its FIFO")
     return engine.forkserver_pid()
 
 
 def test_commands_are_forked_by_the_server_and_behave_as_in_process(engine: EngineEnv) -> None:
     server = _served(engine)
-    # forward() returns None when no server takes the command; here one does
+    # hand_over() returns None when no server takes the command; here one does
     with subprocess.Popen(
-        [sys.executable, "-c", _FORWARD, str(engine.run_root)],
+        [sys.executable, "-c", _FORWARD, str(engine.run_root), "ps"],
         env=engine.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -54,7 +52,9 @@ def test_commands_are_forked_by_the_server_and_behave_as_in_process(engine: Engi
     ) as probe:
         out, err = probe.communicate(timeout=60)
     assert probe.returncode == 0, err
+    # the command is the last two words of the probe's command line: `RUN_ROOT ps`
     assert out.splitlines()[-1] == "forwarded 0"
+    assert out.splitlines()[0].startswith("CONTAINER ID")
     # exit codes, stdin, stdout and stderr of the container and of the command itself
     done = engine("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 7")
     assert (done.returncode, done.stdout, done.stderr) == (7, "out\n", "err\n")
@@ -69,8 +69,9 @@ def test_commands_are_forked_by_the_server_and_behave_as_in_process(engine: Engi
 
 _FORWARD = """
 import sys
-from engine.cli import entry
-print("forwarded", entry.forward(["ps", "-q"], sys.argv[1]))
+from engine.warm import client
+handed = client.hand_over(sys.argv[1], "pyengine", 2)
+print("forwarded", handed and handed.wait())
 """
 
 
@@ -147,11 +148,12 @@ def test_signals_reach_the_worker(engine: EngineEnv) -> None:
 
 
 def test_a_stale_or_foreign_server_hands_the_command_back(engine: EngineEnv) -> None:
-    """A client of another uid is refused; a server whose code changed on disk answers
-    "stale" and retires. Either way the command is handed back to run in-process."""
+    """A request from another uid is ignored (its descriptors are none of the server's
+    business); a server whose code changed on disk retires at once. Either way the command
+    runs in-process."""
     base = Path(tempfile.mkdtemp(prefix="pyt", dir="/tmp"))
     try:
-        base.chmod(0o755)  # so that `nobody` reaches the socket, and the server checks its uid
+        base.chmod(0o755)  # so that `nobody` reaches the FIFO, and the server checks its uid
         code, run_root = base / "code", base / "run"
         code.mkdir()
         run_root.mkdir(mode=0o755)
@@ -162,7 +164,7 @@ def test_a_stale_or_foreign_server_hands_the_command_back(engine: EngineEnv) -> 
 
 
 def _stale_or_foreign(engine: EngineEnv, code: Path, run_root: Path) -> None:
-    sock = run_root / handover.SOCKET_NAME
+    fifo = run_root / protocol.FIFO_NAME
     server = subprocess.Popen(
         [sys.executable, "-c", _STALE_SERVER, str(code), str(run_root)],
         env=engine.env,
@@ -170,23 +172,24 @@ def _stale_or_foreign(engine: EngineEnv, code: Path, run_root: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for((run_root / handover.PID_NAME).exists, 60, "the server to listen")
-        sock.chmod(0o777)
-        # the system's python as `nobody`: a raw hand-over with three descriptors
+        wait_for((run_root / protocol.PID_NAME).exists, 60, "the server to listen")
+        assert fifo.stat().st_mode & 0o777 == 0o600
+        fifo.chmod(0o666)
+        # the system's python as `nobody`: a raw request naming its own pipe
         foreign = subprocess.run(
-            ["/usr/bin/python3", "-c", _RAW_CLIENT, str(sock)],
+            ["/usr/bin/python3", "-c", _RAW_CLIENT, str(fifo)],
             user=65534,
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
-        assert foreign.stdout.strip() == "refused", foreign.stderr
-        assert server.poll() is None and sock.exists()
+        assert foreign.stdout.strip() == "no answer", foreign.stderr
+        assert server.poll() is None and fifo.exists()
         (code / "mod.py").write_text("x = 2  # changed\n")
-        assert entry.forward(["ps"], str(run_root)) is None
         assert server.wait(timeout=30) == 0
-        assert not sock.exists() and not (run_root / handover.PID_NAME).exists()
+        assert client.hand_over(str(run_root), "pyengine", 1) is None
+        assert not fifo.exists() and not (run_root / protocol.PID_NAME).exists()
     finally:
         if server.poll() is None:
             server.kill()
@@ -194,21 +197,18 @@ def _stale_or_foreign(engine: EngineEnv, code: Path, run_root: Path) -> None:
 
 
 _RAW_CLIENT = """
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-body = b"\\0".join([b"pyengine-handover-1", b"pyengine", b"/", b"22", b"1", b"ps"])
-try:
-    socket.send_fds(s, [b"%08x" % len(body) + body], [0, 1, 2])
-except (BrokenPipeError, ConnectionResetError):
-    pass  # refused before the request was sent: the reply is queued all the same
-print(s.recv(64).decode().strip())
+import os, select, sys
+fifo = os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK)
+r, w = os.pipe()
+os.write(fifo, b"pyplumb-handover-3 pyengine %d %d 1\\n" % (os.getpid(), w))
+ready, _, _ = select.select([r], [], [], 3)
+print(os.read(r, 64).decode().strip() if ready else "no answer")
 """
 
 
 _STALE_SERVER = """
 import sys
-import engine.cli.forkserver as fs
+import engine.warm.forkserver as fs
 fs.code_folders = lambda: [sys.argv[1]]
 sys.exit(fs.main(["--run-root", sys.argv[2]]))
 """
@@ -219,7 +219,7 @@ def test_an_idle_server_exits_and_cleans_up(engine: EngineEnv) -> None:
     server = _served(engine)
     os.kill(server, signal.SIGKILL)
     wait_for(lambda: not _alive(server), 10, "the old server to die")
-    # a dead server's socket is in the way: the command runs in-process and starts a new one
+    # a dead server's FIFO is in the way: the command runs in-process and starts a new one
     env = engine.env | {"PYENGINE_FORKSERVER_IDLE": "0.5"}
     done = subprocess.run(
         [PYENGINE, "ps"], env=env, capture_output=True, text=True, timeout=60, check=False
@@ -229,17 +229,17 @@ def test_an_idle_server_exits_and_cleans_up(engine: EngineEnv) -> None:
     fresh = engine.forkserver_pid()
     time.sleep(0.5)  # its idle time; the check below waits as long as it must
     wait_for(lambda: not _alive(fresh), 30, "the idle server to exit")
-    assert not (engine.run_root / handover.PID_NAME).exists()
-    assert not (engine.run_root / handover.SOCKET_NAME).exists()
+    assert not (engine.run_root / protocol.PID_NAME).exists()
+    assert not (engine.run_root / protocol.FIFO_NAME).exists()
 
 
 def test_a_server_nobody_can_reach_leaves(engine: EngineEnv) -> None:
     """A run root removed under a server (a test's teardown, `rm -rf /run/pyengine`) leaves it
     unreachable: it must not idle for half an hour, holding its namespaces."""
     server = _served(engine)
-    (engine.run_root / handover.SOCKET_NAME).unlink()
+    (engine.run_root / protocol.FIFO_NAME).unlink()
     wait_for(lambda: not _alive(server), 30, "the unreachable server to exit")
-    assert not (engine.run_root / handover.PID_NAME).exists()
+    assert not (engine.run_root / protocol.PID_NAME).exists()
 
 
 def test_disabled_runs_in_process_and_starts_nothing(engine: EngineEnv) -> None:
@@ -247,4 +247,4 @@ def test_disabled_runs_in_process_and_starts_nothing(engine: EngineEnv) -> None:
     done = engine("ps", extra_env={"PYENGINE_FORKSERVER": "0"})
     assert done.returncode == 0
     assert engine.forkserver_pid() == 0
-    assert not (engine.run_root / handover.SOCKET_NAME).exists()
+    assert not (engine.run_root / protocol.FIFO_NAME).exists()
