@@ -14,6 +14,7 @@ from engine.containers import logs as log_reader
 from engine.containers import views
 from engine.containers.errors import NoSuchContainerError
 from engine.errors import EngineError
+from engine.lifecycle.execs import ExecRequest
 from engine.lifecycle.streams import EventsRequest, LogsRequest
 
 
@@ -198,8 +199,7 @@ def exec_(
     if attached_tty:
         terminal = os.get_terminal_size(0)
         size = (terminal.lines, terminal.columns)
-    code = engine.exec(
-        container,
+    request = ExecRequest(
         command,
         env=env,
         cwd=workdir,
@@ -208,8 +208,8 @@ def exec_(
         detach=detach,
         stdin=interactive,
         console_size=size,
-        terminal=raw_terminal if attached_tty else None,
     )
+    code = engine.exec(container, request, terminal=raw_terminal if attached_tty else None)
     raise click.exceptions.Exit(code)
 
 

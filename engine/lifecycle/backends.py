@@ -12,6 +12,7 @@ from typing import Protocol
 
 from engine.containers.ports import PortBinding
 from engine.containers.request import ImageDefaults
+from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.shimapi.exitfile import ExitStatus
 
@@ -170,22 +171,18 @@ class Tasks(Protocol):
     def exec(
         self,
         container_id: str,
-        args: Sequence[str],
+        request: ExecRequest,
         *,
-        env: Sequence[str] = (),
-        cwd: str = "",
-        user: str = "",
-        tty: bool = False,
-        detach: bool = False,
-        stdin: bool = False,
-        console_size: tuple[int, int] | None = None,
+        streams: ExecStreams | None = None,
         terminal: TerminalGuard | None = None,
     ) -> int:
-        """Run a process in the task with this command's stdio; returns its exit code.
+        """Run a process in the task; returns its exit code (0 at once when detached).
 
-        `stdin`: our stdin is forwarded and its EOF closes the process's (else /dev/null).
-        `tty`: the process runs on a pty of `console_size` (rows, cols) whose output is ours,
-        stdout and stderr merged; `terminal` then guards our own terminal meanwhile."""
+        Attached, its stdio goes through `streams` (this process's own by default): with
+        `request.stdin` the streams' input is forwarded and its EOF closes the process's stdin
+        (else /dev/null); with `request.tty` the process runs on a pty whose output is one
+        stream, and `terminal` then guards the caller's own terminal meanwhile. The request's
+        env, cwd and user are the process's as given (the engine merges the container's)."""
         ...
 
     def write_stdin(self, container_id: str, data: bytes) -> None:

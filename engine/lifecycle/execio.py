@@ -1,4 +1,5 @@
-"""An exec's stdio: FIFOs the shim opens, pumped to and from our own stdin, stdout and stderr.
+"""An exec's stdio: FIFOs the shim opens, pumped to and from the caller's streams (its own
+stdin, stdout and stderr for the CLI; see engine.lifecycle.execs).
 
 The shim opens the paths itself. Handing it our own /proc/self/fd/1 would give it a second,
 independent open of a regular file, whose appends our later writes overwrite; FIFOs of our own
@@ -17,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
+
+from engine.lifecycle.execs import ExecStreams, FdStreams
 
 CHUNK = 65536
 
@@ -44,7 +47,7 @@ class ExecStdio:
         parent.mkdir(parents=True, exist_ok=True)
         self.dir = Path(tempfile.mkdtemp(prefix="exec-", dir=parent))
         self.stdin = self.stdout = self.stderr = ""
-        self._outputs: dict[int, int] = {}  # our read end -> the fd it is copied to
+        self._outputs: dict[int, int] = {}  # our read end -> the stream it carries (1 or 2)
         self._writer = -1
         try:
             self.stdout = self._output("out", 1)
@@ -98,12 +101,15 @@ class ExecStdio:
             os.close(self._writer)
             self._writer = -1
 
-    def pump(self, source: int = 0) -> None:
-        """Copy `source` into the stdin FIFO (if any) and the outputs to our fds until every
-        writer of the outputs is gone (call once the process has started). Our EOF closes
-        the process's stdin; the end of its output ends the copy, whatever is left unread."""
+    def pump(self, streams: ExecStreams | None = None) -> None:
+        """Copy the streams' input into the stdin FIFO (if any) and the outputs to the streams
+        until every writer of the outputs is gone (call once the process has started). The
+        input's EOF closes the process's stdin; the end of its output ends the copy, whatever
+        is left unread."""
+        streams = FdStreams() if streams is None else streams
         sys.stdout.flush()
         sys.stderr.flush()
+        source = streams.input_fd()
         outputs = dict(self._outputs)
         pending = b""  # read from `source`, not yet taken by the FIFO
         if self._writer >= 0 and not _is_open(source):
@@ -119,7 +125,7 @@ class ExecStdio:
             for fd in ready_r:
                 if fd == source:
                     pending = self._read_source(source)
-                elif not _copy_once(fd, outputs[fd]):
+                elif not _copy_once(fd, outputs[fd], streams):
                     del outputs[fd]
         self._close_writer()
 
@@ -154,15 +160,13 @@ def _is_open(fd: int) -> bool:
     return True
 
 
-def _copy_once(fd: int, target: int) -> bool:
-    """One read from an output FIFO, written out whole; False at its EOF."""
+def _copy_once(fd: int, stream: int, streams: ExecStreams) -> bool:
+    """One read from an output FIFO, delivered whole; False at its EOF."""
     try:
         data = os.read(fd, CHUNK)
     except BlockingIOError:
         return True
     if not data:
         return False
-    view = memoryview(data)
-    while view:
-        view = view[os.write(target, view) :]
+    streams.output(stream, data)
     return True

@@ -16,6 +16,7 @@ from engine.containers.restart import next_delay
 from engine.errors import EngineError
 from engine.lifecycle.backends import TerminalGuard
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
+from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.lifecycle.locks import try_container_lock
 from engine.lifecycle.streams import (
     EventsRequest,
@@ -233,20 +234,14 @@ class Engine(LifecycleBase):
     def exec(
         self,
         ref: str,
-        args: tuple[str, ...],
+        request: ExecRequest,
         *,
-        env: tuple[str, ...] = (),
-        cwd: str = "",
-        user: str = "",
-        tty: bool = False,
-        detach: bool = False,
-        stdin: bool = False,
-        console_size: tuple[int, int] | None = None,
+        streams: ExecStreams | None = None,
         terminal: TerminalGuard | None = None,
     ) -> int:
         """Run a command in a running container; its exit code (Docker refuses paused ones).
-
-        `stdin` forwards ours (-i), `tty` runs it on a pseudo-terminal (-t); see Tasks.exec."""
+        Its env adds to the container's, its cwd and user override the container's; see
+        Tasks.exec for the streams."""
         with self.locked(ref) as record:
             if record.state.status == "paused":
                 raise ConflictError(
@@ -254,18 +249,14 @@ class Engine(LifecycleBase):
                 )
             if record.state.status != "running":
                 raise ConflictError(f"Container {record.id} is not running")
-        return self.tasks.exec(
-            record.id,
-            args,
-            env=(*record.config.env, *env),
-            cwd=cwd or record.config.workdir,
-            user=user or record.config.user,
-            tty=tty,
-            detach=detach,
-            stdin=stdin and not detach,
-            console_size=console_size,
-            terminal=terminal,
+        merged = dataclasses.replace(
+            request,
+            env=(*record.config.env, *request.env),
+            cwd=request.cwd or record.config.workdir,
+            user=request.user or record.config.user,
+            stdin=request.stdin and not request.detach,
         )
+        return self.tasks.exec(record.id, merged, streams=streams, terminal=terminal)
 
     def logs(self, ref: str, request: LogsRequest) -> Iterator[LogEntry]:
         """A container's log entries (engine/lifecycle/streams.py)."""

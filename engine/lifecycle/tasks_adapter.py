@@ -17,6 +17,7 @@ from engine.errors import EngineError
 from engine.lifecycle import bundle
 from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
 from engine.lifecycle.execio import ExecStdio
+from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.spec import process_spec
 from engine.shimapi.config import ShimConfig
@@ -149,32 +150,30 @@ class ShimTasks:
     def exec(
         self,
         container_id: str,
-        args: Sequence[str],
+        request: ExecRequest,
         *,
-        env: Sequence[str] = (),
-        cwd: str = "",
-        user: str = "",
-        tty: bool = False,
-        detach: bool = False,
-        stdin: bool = False,
-        console_size: tuple[int, int] | None = None,
+        streams: ExecStreams | None = None,
         terminal: TerminalGuard | None = None,
     ) -> int:
         client = self._client(container_id)
-        process = self._exec_process(container_id, args, env, cwd, user)
-        if tty:
+        process = self._exec_process(
+            container_id, request.args, request.env, request.cwd, request.user
+        )
+        if request.tty:
             process["terminal"] = True
             if not any(e.startswith("TERM=") for e in process["env"]):
                 process["env"].append("TERM=xterm")  # as dockerd gives a tty exec
-            if console_size:
+            if request.console_size:
                 # runc sizes the pty before the process starts: no first frame at 0x0
-                process["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+                rows, cols = request.console_size
+                process["consoleSize"] = {"height": rows, "width": cols}
         exec_id = f"exec-{os.getpid()}-{os.urandom(3).hex()}"
-        if detach:
+        if request.detach:
             client.exec(exec_id, process)
             client.start(exec_id)
             return 0
-        with ExecStdio(Path(self.layout(container_id).state_dir), stdin=stdin, tty=tty) as stdio:
+        state_dir = Path(self.layout(container_id).state_dir)
+        with ExecStdio(state_dir, stdin=request.stdin, tty=request.tty) as stdio:
             client.exec(
                 exec_id, process, stdin=stdio.stdin, stdout=stdio.stdout, stderr=stdio.stderr
             )
@@ -187,10 +186,10 @@ class ShimTasks:
                     client.delete(exec_id)
                 raise
             guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-            if tty and terminal is not None:
+            if request.tty and terminal is not None:
                 guard = terminal(self._exec_resizer(container_id, exec_id))
             with guard:
-                stdio.pump()
+                stdio.pump(streams)
         status = client.wait(exec_id)
         client.delete(exec_id)
         return status.exit_status

@@ -4,12 +4,14 @@ terminal), resize on SIGWINCH, Docker's refusals, and nothing left behind."""
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import select
 import signal
 import struct
 import subprocess
+import sys
 import termios
 import time
 
@@ -333,3 +335,55 @@ def test_exec_leaves_nothing_behind(engine: EngineEnv) -> None:
     while (now := _snapshot(engine, cid)) != before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert now == before
+
+
+# -- exec through the seam, as the API server will drive it -----------------------------------
+
+_SEAM_EXEC = """
+import json, os, sys
+from engine.cli.context import open_engine
+from engine.lifecycle.execs import ExecRequest
+
+class Frames:
+    '''Docker's multiplexed stream, kept as (stream, bytes) frames: stdout and stderr apart.'''
+    def __init__(self, fd):
+        self.fd, self.frames = fd, []
+    def input_fd(self):
+        return self.fd
+    def output(self, stream, data):
+        self.frames.append((stream, data.decode()))
+
+read_end, write_end = os.pipe()
+os.write(write_end, b"from the adapter\\n")
+os.close(write_end)
+frames = Frames(read_end)
+request = ExecRequest(("sh", "-c", "cat; echo to-err >&2; exit 3"), env=("X=1",), stdin=True)
+code = open_engine().exec(sys.argv[1], request, streams=frames)
+out = "".join(d for s, d in frames.frames if s == 1)
+err = "".join(d for s, d in frames.frames if s == 2)
+print(json.dumps({"code": code, "out": out, "err": err}))
+"""
+
+
+def test_an_adapter_gets_stdout_and_stderr_apart_through_its_own_streams(
+    engine: EngineEnv,
+) -> None:
+    """Not this process's stdio: an adapter's ExecStreams feed stdin from its own descriptor
+    and receive each output stream apart (what Docker's multiplexed attach needs)."""
+    _running(engine, "seam")
+    done = subprocess.run(
+        [sys.executable, "-c", _SEAM_EXEC, "seam"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=engine.env,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {"code": 3, "out": "from the adapter\n", "err": "to-err\n"}
+    # the CLI's own path is unchanged: a refusal for a container that does not run
+    engine.ok("stop", "-t", "1", "seam")
+    refused = engine("exec", "seam", "true")
+    assert refused.returncode == 1 and "is not running" in refused.stderr
+    engine.ok("rm", "seam")

@@ -153,7 +153,7 @@ class FakeTasks:
     def pids(self, container_id: str) -> list[int]:
         return [self.tasks[container_id].pid]
 
-    def exec(self, container_id: str, args: Sequence[str], **_: object) -> int:
+    def exec(self, container_id: str, request: object, **_: object) -> int:
         return 0
 
     def write_stdin(self, container_id: str, data: bytes) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.lifecycle.execio import ExecStdio
+from engine.lifecycle.execs import FdStreams
 from engine.shim.loop import Loop
 from engine.shim.ttyio import ExecTerminal
 from engine.shimapi.errors import InvalidArgumentError
@@ -219,7 +220,7 @@ def test_pump_forwards_stdin_until_eof_and_copies_both_outputs(tmp_path, capfd):
         assert shim.stdout is not None
         # The pump runs once the exec has started, that is once the shim holds the read end.
         assert shim.stdout.readline() == b"started\n"
-        stdio.pump(f.fileno())
+        stdio.pump(FdStreams(stdin=f.fileno()))
         assert shim.wait(timeout=30) == 0
         shim.stdout.close()
         directory = stdio.dir
@@ -239,6 +240,7 @@ import os, signal, subprocess, sys
 from pathlib import Path
 sys.path.insert(0, {str(Path(__file__).parents[2])!r})
 from engine.lifecycle.execio import ExecStdio
+from engine.lifecycle.execs import FdStreams
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 quitter = "import os, sys; os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK); print('bye')"
 with ExecStdio(Path({str(tmp_path / "state")!r}), stdin=True) as stdio:
@@ -248,7 +250,7 @@ with ExecStdio(Path({str(tmp_path / "state")!r}), stdin=True) as stdio:
             [sys.executable, "-c", quitter, stdio.stdin], stdout=out, stderr=err
         )
     with open({str(source)!r}, "rb") as f:
-        stdio.pump(f.fileno())
+        stdio.pump(FdStreams(stdin=f.fileno()))
     shim.wait()
 print("survived")
 """
