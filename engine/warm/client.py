@@ -72,12 +72,8 @@ def hand_over(run_root: str, program: str, argc: int | None = None) -> Handover 
     """Give this process's command (the last `argc` words of its command line, by default
     len(sys.argv)) to the run root's warm process: the worker that runs it, or None when no
     current server takes it and the caller runs it itself."""
-    try:
-        fifo = os.open(
-            os.path.join(run_root, protocol.FIFO_NAME),
-            os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC,
-        )
-    except OSError:  # ENXIO: nobody reads it (no server); ENOENT: none ever started here
+    fifo = _open_fifo(run_root)
+    if fifo is None:
         return None
     try:
         if os.fstat(fifo).st_uid != os.geteuid():
@@ -117,12 +113,21 @@ def _request(fifo: int, server: int, program: str, argc: int) -> Handover | None
             os.close(read_fd)
 
 
+def _open_fifo(run_root: str) -> int | None:
+    """The run root's FIFO for writing, if a warm process reads it."""
+    try:
+        path = os.path.join(run_root, protocol.FIFO_NAME)
+        return os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # ENXIO: nobody reads it (no server); ENOENT: none ever started here
+        return None
+
+
 def serving(run_root: str) -> bool:
     """Whether a warm process reads the run root's FIFO."""
-    try:
-        os.close(os.open(os.path.join(run_root, protocol.FIFO_NAME), os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
+    fifo = _open_fifo(run_root)
+    if fifo is None:
         return False
+    os.close(fifo)
     return True
 
 
