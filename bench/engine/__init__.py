@@ -5,7 +5,10 @@ private containerd, started and stopped here), `runc` (bare `runc run`, the floo
 Scenarios (`--only`): `memory` (RSS/PSS per shim with N live containers), `lifecycle`
 (create+start+exit+delete of `true`), and pyengine against a private dockerd 20.10 (issue 6):
 `run` (`run --rm busybox true`, with bare `runc run`), `ports` (`run -d` publishing a 1001-port
-range: time to ready, memory, `rm -f`), `many` (memory of 50 running containers with a port each).
+range: time to ready, memory, `rm -f`), `many` (memory of 50 running containers with a port each);
+and the Docker Engine API (issue 14): `api`, the docker CLI against `pyengine system service`
+and against dockerd (`run --rm`, `ps` and parallel `run -d`/`rm -f` with `--many` containers,
+the idle server's memory).
 """
 
 import argparse

@@ -10,8 +10,10 @@ pid whatever is left of the shims, proxies and the zygote (`<run>/zygote.pid`), 
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench.engine.hostsnap import PATH, sh
@@ -23,6 +25,17 @@ BRIDGE = "pyb-eng0"
 SUBNET = "10.247.0.0/24"
 TABLE = "pyb_engine"
 TABLES = (("inet", TABLE), ("bridge", TABLE), ("ip", TABLE), ("ip6", TABLE))
+
+
+def _answers(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
 
 
 def _read_pid(path: Path) -> int | None:
@@ -46,6 +59,7 @@ class PyEngine:
             PYENGINE_NFT_TABLE=TABLE,
         )
         self.ids: set[str] = set()
+        self.service: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Remove a crashed run's leftovers by our names, then build the default image."""
@@ -57,6 +71,22 @@ class PyEngine:
 
     def argv(self, *args: str) -> list[str]:
         return [PYENGINE, *args]
+
+    def api(self) -> str:
+        """The Docker API socket of a `pyengine system service` over this root, started on
+        first use (the docker CLI then drives pyengine as it drives dockerd)."""
+        sock = self.run_dir / "docker.sock"
+        if self.service is None:
+            self.service = subprocess.Popen(
+                [PYENGINE, "system", "service", "--time", "0", f"unix://{sock}"],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not _answers(sock):
+                if self.service.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("pyengine system service did not start")
+                time.sleep(0.02)
+        return f"unix://{sock}"
 
     def cmd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -130,6 +160,9 @@ class PyEngine:
 
     def stop(self) -> list[str]:
         notes: list[str] = []
+        if self.service is not None and self.service.poll() is None:
+            self.service.terminate()
+            self.service.wait(30)
         self.proxies()  # learns the container ids from the records
         if self.root.is_dir():
             ids = [str(r["id"]) for r in self.records()]

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from bench.engine.apiserver import api_section
 from bench.engine.report_versus import many_section, ports_section, run_section
 
 GO_SHIM = "containerd-shim-runc-v2"
@@ -60,7 +61,9 @@ def render(meta: dict[str, Any], results: dict[str, Any]) -> str:
                 f"{_ratio(m['median_ms'], base)} |"
             )
         lines.append("")
-    for name, section in (("run", run_section), ("ports", ports_section), ("many", many_section)):
+    sections = (("run", run_section), ("ports", ports_section), ("many", many_section),
+                ("api", api_section))  # fmt: skip
+    for name, section in sections:
         if results.get(name):
             lines += section(results[name])
     if meta.get("cleanup_notes"):

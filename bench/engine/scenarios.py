@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.engine import versus
+from bench.engine import apiserver, versus
 from bench.engine.enginectx import Engines
 from bench.engine.procscan import unmount_under
 from bench.engine.testbed import (
@@ -251,4 +251,5 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "run": versus.run,
     "ports": versus.ports,
     "many": versus.many,
+    "api": apiserver.api,
 }

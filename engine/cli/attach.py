@@ -1,8 +1,5 @@
-"""`run` without -d: copy the container's output to ours while it runs, then exit with its code.
-
-Output is read from the json-file log the shim writes, from its first byte, so nothing written
-before we looked is lost; the file stays open, so `--rm` removing it at exit loses nothing either.
-"""
+"""`run` without -d: copy the container's output to ours while it runs, then exit with its code
+(the output comes from `lifecycle.attach.OutputTail`, as the API server's attach does)."""
 
 import contextlib
 import os
@@ -10,38 +7,23 @@ import signal
 import sys
 import termios
 import threading
-import time
 import tty
 from collections.abc import Callable, Iterator
-from typing import IO
 
-from engine.containers.logs import parse_lines
+from engine.containers.logs import LogEntry
 from engine.containers.record import ContainerRecord
 from engine.errors import EngineError
+from engine.lifecycle.attach import OutputTail
 from engine.lifecycle.service import Engine
 
 POLL = 0.01
 
 
-def _open_when_present(path: str, done: threading.Event) -> IO[str] | None:
-    while True:
-        try:
-            return open(path, encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            if done.is_set():
-                return None
-            time.sleep(POLL)
-
-
-def _copy(f: IO[str], partial: str) -> str:
-    """Print whole lines now; keep a line still being written for later."""
-    data = partial + f.read()
-    *lines, rest = data.split("\n")
-    for entry in parse_lines(lines):
+def _print(entries: list[LogEntry]) -> None:
+    for entry in entries:
         stream = sys.stdout if entry.stream == "stdout" else sys.stderr
         stream.write(entry.text)
         stream.flush()
-    return rest
 
 
 def _forward_stdin(engine: Engine, container_id: str) -> None:
@@ -104,17 +86,16 @@ def _attach(engine: Engine, record: ContainerRecord, stdin: bool) -> int:
     threading.Thread(target=waiter, daemon=True).start()
     if stdin:
         threading.Thread(target=_forward_stdin, args=(engine, record.id), daemon=True).start()
-    f = _open_when_present(str(engine.log_path(record.id)), done)
-    partial = ""
+    # The task has just started, so its log holds this run's output only: from its first byte.
+    tail = OutputTail(engine.log_path(record.id))
     try:
-        while f is not None:
+        while True:
             finished = done.is_set()
-            partial = _copy(f, partial)
+            _print(tail.poll())
             if finished:
                 break
             done.wait(POLL)
     finally:
-        if f is not None:
-            f.close()
+        tail.close()
     done.wait()
     return result[0] if result else 255

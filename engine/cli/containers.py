@@ -152,12 +152,7 @@ def run(detach: bool, **values: Any) -> None:
     if values["tty"] and os.isatty(0):
         terminal = os.get_terminal_size(0)
         size = (terminal.lines, terminal.columns)
-    try:
-        record = engine.start(record.id, size)
-    except EngineError:
-        if record.host.auto_remove:
-            engine.remove(record.id, force=True)
-        raise
+    record = engine.start(record.id, size)  # with --rm, a failed start removes it
     if detach:
         click.echo(record.id)
         return

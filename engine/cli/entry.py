@@ -38,6 +38,9 @@ def pybridge() -> None:
 def _enter(program: str) -> None:
     run_root = default_run_root()
     enabled = os.environ.get("PYENGINE_FORKSERVER", "1") not in ("0", "no", "off", "false")
+    # The API server runs for hours in the process its user started (a systemd unit tracks
+    # that pid), not as a worker of the warm process, which retires when the code changes.
+    enabled = enabled and sys.argv[1:3] != ["system", "service"]
     handed = hand_over(run_root, program) if enabled else None
     if handed is None:
         from engine.warm.programs import run_program  # noqa: PLC0415 - only when no server took it

@@ -7,7 +7,7 @@ host was down and starts the containers whose restart policy asks for it.
 
 import click
 
-from engine.cli.context import open_engine
+from engine.cli.context import config, open_engine, open_images
 
 
 @click.group("system")
@@ -20,3 +20,26 @@ def boot() -> None:
     """Reconcile every container and start those with restart policy always/unless-stopped."""
     for record in open_engine().boot():
         click.echo(record.name)
+
+
+@system.command("service")
+@click.option(
+    "-t", "--time", "idle", type=float, default=5.0, show_default=True,
+    help="Seconds without a connection before the service exits (0: never)",
+)  # fmt: skip
+@click.argument("uri", required=False, default="")
+def service(idle: float, uri: str) -> None:
+    """Serve the Docker Engine API on a unix socket (default unix://$PYENGINE_RUN/docker.sock)."""
+    from engine.api.backend import Backend  # noqa: PLC0415 - the server's imports, for it alone
+    from engine.api.server import ServiceOptions, serve, socket_path  # noqa: PLC0415
+    from engine.lifecycle.adapters import build_engine  # noqa: PLC0415
+    from engine.networks.service import NetworkService  # noqa: PLC0415
+
+    settings = config()
+    options = ServiceOptions(socket_path(uri, settings.run), idle)
+    backend = Backend(
+        lambda: build_engine(settings),
+        open_images,
+        lambda: NetworkService(str(settings.root), table=settings.nft_table),
+    )
+    serve(options, settings, backend)

@@ -4,7 +4,7 @@ import datetime
 from typing import Any
 
 from engine.containers.ports import PortBinding
-from engine.containers.record import ContainerRecord
+from engine.containers.record import ContainerRecord, HostConfig
 from engine.containers.status import StatusFacts, status_text
 from engine.text import human_duration, table
 
@@ -144,6 +144,7 @@ def inspect(
                 for b in host.ports
             },
             "PublishAllPorts": host.publish_all,
+            "LogConfig": {"Type": "json-file", "Config": _log_options(host)},
         },
         "Config": {
             "Image": cfg.image,
@@ -164,3 +165,13 @@ def inspect(
             **({} if proxy is None else {"PortProxy": {k.title(): v for k, v in proxy.items()}}),
         },
     }
+
+
+def _log_options(host: HostConfig) -> dict[str, str]:
+    """The json-file options as `--log-opt` spelled them (Docker shows what was given)."""
+    options = {}
+    if host.log_max_size > 0:
+        options["max-size"] = str(host.log_max_size)
+    if host.log_max_file > 1:
+        options["max-file"] = str(host.log_max_file)
+    return options

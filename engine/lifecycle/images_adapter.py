@@ -19,11 +19,9 @@ class StoreImages:
         return f"StoreImages({str(self.root)!r})"
 
     def resolve(self, ref: str) -> ResolvedImage:
-        try:
-            image = api.resolve(self.root, ref)
-        except ImageError as exc:
-            # `docker run` reports an image it cannot find as 125, unlike the image commands.
-            raise EngineError(str(exc)) from None
+        # Its kind stays (a missing image is a NotFoundError: 404 in the API); the CLI makes
+        # every failure of `create` and `run` exit 125 at its own edge.
+        image = api.resolve(self.root, ref)
         c = image.config
         return ResolvedImage(
             image.id,

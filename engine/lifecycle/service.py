@@ -4,17 +4,19 @@ Docker's states, transitions and messages (moby daemon/stop.go, kill.go, pause.g
 restart policies run here too, from the shim's exit command, since no daemon watches exits.
 """
 
+import contextlib
 import dataclasses
 import signal
 from collections.abc import Iterator
 
+from engine.containers import events as event_log
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.events import Event
 from engine.containers.logs import LogEntry
 from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
-from engine.lifecycle.backends import TerminalGuard
+from engine.lifecycle.backends import TaskStatus, TerminalGuard
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.lifecycle.locks import try_container_lock
@@ -71,6 +73,18 @@ class Engine(LifecycleBase):
                 self.store.write(current.with_state(status="exited", error=str(exc)))
                 return
             self._event("restart", started)
+
+    def start(self, ref: str, console_size: tuple[int, int] | None = None) -> ContainerRecord:
+        """LifecycleBase.start; a container with --rm whose start failed is removed, as
+        dockerd removes it (moby daemon/start.go), for the CLI and the API server alike."""
+        try:
+            return super().start(ref, console_size)
+        except EngineError:
+            with contextlib.suppress(EngineError):
+                record = self.store.find(ref)
+                if record.host.auto_remove and record.state.status not in LIVE:
+                    self.remove(record.id, force=True)
+            raise
 
     # stop, kill, pause ----------------------------------------------------------------------------
 
@@ -207,10 +221,20 @@ class Engine(LifecycleBase):
         if condition not in WAIT_CONDITIONS:
             raise InvalidOptionError(f"invalid condition: {condition!r}")
         record = self.store.find(ref)
-        if condition == "next-exit":
-            while record.state.status not in LIVE:
+        if condition in ("next-exit", "removed"):
+            # A start and a quick exit can both fall between two looks (an API client waits
+            # before it starts): a new finish time is that exit. `removed` waits for one too
+            # when the container has not run yet (`run --rm` through the API waits first).
+            finished = record.state.finished_at
+            waiting = condition == "next-exit" or record.state.status == "created"
+            while waiting and record.state.status not in LIVE:
+                if record.state.finished_at != finished:
+                    break
                 self.sleep(poll)
-                record = self.store.find(record.id)
+                try:
+                    record = self.store.find(record.id)
+                except NoSuchContainerError:  # it ran, exited and --rm removed it meanwhile
+                    return self._last_exit_code(record)
         # The task's exit, as its shim reported it to this wait (one read, no second query).
         ended = self.tasks.wait(record.id, None) if record.state.status in LIVE else None
         try:
@@ -219,16 +243,27 @@ class Engine(LifecycleBase):
             with self.locked(record.id) as current:
                 code = current.state.exit_code
         except NoSuchContainerError:  # removed meanwhile (--rm): the task's own report
-            if ended is None or ended.exit_code is None:
+            if ended is None and condition == "not-running":
                 raise
-            return ended.exit_code
+            return self._last_exit_code(record, ended)
         if condition == "removed":
             while True:
                 try:
-                    code = self.store.find(record.id).state.exit_code
+                    record = self.store.find(record.id)
                 except NoSuchContainerError:
-                    break
+                    return self._last_exit_code(record, ended)
                 self.sleep(poll)
+        return code
+
+    def _last_exit_code(self, record: ContainerRecord, ended: TaskStatus | None = None) -> int:
+        """The exit code of a container that is gone: its shim's report if we had it, else its
+        last `die` event, else what its record said when we last looked."""
+        if ended is not None and ended.exit_code is not None:
+            return ended.exit_code
+        code = record.state.exit_code
+        for event in event_log.read(self.root, since_ns=int(record.created * 1e9)):
+            if event.id == record.id and event.action == "die" and event.exit_code is not None:
+                code = event.exit_code
         return code
 
     def exec(

@@ -1,0 +1,1 @@
+"""The Docker Engine API over the engine's service seam: `pyengine system service`."""

@@ -1,0 +1,148 @@
+"""Docker's JSON shapes to the engine's requests and back.
+
+A create body becomes the same `RunFlags` the CLI builds from its flags, so both adapters
+go through one validation (`containers.request.build_request`) and make the same record.
+"""
+
+from typing import Any
+
+from engine.api.http import HttpError
+from engine.containers.record import ContainerRecord
+from engine.containers.request import RunFlags
+from engine.containers.status import StatusFacts
+from engine.containers.status import status_text as text_of
+
+
+def strings(value: Any, what: str) -> tuple[str, ...]:
+    """A JSON string list (or one string, as Cmd may be), else 400 naming the field."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise HttpError(400, f"invalid {what}: expected a list of strings")
+
+
+def _typed(section: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    value = section.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise HttpError(400, f"invalid {key}: wrong type {type(value).__name__}")
+    return value
+
+
+def _publish(bindings: Any) -> tuple[str, ...]:
+    """HostConfig.PortBindings as `-p` values: {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}."""
+    if not bindings:
+        return ()
+    if not isinstance(bindings, dict):
+        raise HttpError(400, "invalid PortBindings: expected an object")
+    specs = []
+    for key, hosts in bindings.items():
+        port, _, proto = str(key).partition("/")
+        for host in hosts or [{}]:
+            if not isinstance(host, dict):
+                raise HttpError(400, f"invalid PortBindings for {key}")
+            ip, host_port = host.get("HostIp") or "", host.get("HostPort") or ""
+            ip = f"[{ip}]" if ":" in ip else ip
+            head = f"{ip}:{host_port}:" if ip else (f"{host_port}:" if host_port else "")
+            specs.append(f"{head}{port}/{proto or 'tcp'}")
+    return tuple(specs)
+
+
+def _restart(policy: Any) -> str:
+    if not policy:
+        return "no"
+    if not isinstance(policy, dict):
+        raise HttpError(400, "invalid RestartPolicy: expected an object")
+    name = policy.get("Name") or "no"
+    retries = policy.get("MaximumRetryCount") or 0
+    return f"{name}:{retries}" if name == "on-failure" and retries else str(name)
+
+
+def create_flags(body: Any, name: str) -> RunFlags:
+    """POST /containers/create: Config at the top level, HostConfig inside it."""
+    if not isinstance(body, dict):
+        raise HttpError(400, "invalid container config: expected a JSON object")
+    host = body.get("HostConfig") or {}
+    if not isinstance(host, dict):
+        raise HttpError(400, "invalid HostConfig: expected an object")
+    image = _typed(body, "Image", str, "")
+    if not image:
+        raise HttpError(400, "config: Image is required")
+    entrypoint = strings(body.get("Entrypoint"), "Entrypoint")
+    nano_cpus = _typed(host, "NanoCpus", int, 0)
+    stop_timeout = body.get("StopTimeout")
+    return RunFlags(
+        image=image,
+        command=strings(body.get("Cmd"), "Cmd"),
+        name=name,
+        # A bare `K` was the client's to resolve (the docker CLI does): nothing to pass on.
+        env=tuple(e for e in strings(body.get("Env"), "Env") if "=" in e),
+        workdir=_typed(body, "WorkingDir", str, ""),
+        user=_typed(body, "User", str, ""),
+        entrypoint=" ".join(entrypoint) if body.get("Entrypoint") is not None else None,
+        tty=_typed(body, "Tty", bool, False),
+        interactive=_typed(body, "OpenStdin", bool, False),
+        detach=True,
+        auto_remove=_typed(host, "AutoRemove", bool, False),
+        publish=_publish(host.get("PortBindings")),
+        publish_all=_typed(host, "PublishAllPorts", bool, False),
+        expose=tuple(_typed(body, "ExposedPorts", dict, {})),
+        network=_network(_typed(host, "NetworkMode", str, "")),
+        restart=_restart(host.get("RestartPolicy")),
+        init=bool(_typed(host, "Init", bool, False)),
+        memory=str(_typed(host, "Memory", int, 0) or ""),
+        cpus=str(nano_cpus / 1e9) if nano_cpus else "",
+        pids_limit=_typed(host, "PidsLimit", int, 0) or 0,
+        stop_signal=_typed(body, "StopSignal", str, ""),
+        stop_timeout=stop_timeout if isinstance(stop_timeout, int) else None,
+    )
+
+
+def _network(mode: str) -> str:
+    return "bridge" if mode in ("", "default") else mode
+
+
+def list_entry(record: ContainerRecord, now: float) -> dict[str, Any]:
+    """One container as GET /containers/json lists it."""
+    st, cfg = record.state, record.config
+    ports = [
+        {
+            **({"IP": b.host_ip or "0.0.0.0"} if b.host_port else {}),
+            "PrivatePort": b.container_port,
+            **({"PublicPort": b.host_port} if b.host_port else {}),
+            "Type": b.proto,
+        }
+        for b in st.ports
+    ]
+    return {
+        "Id": record.id,
+        "Names": ["/" + record.name],
+        "Image": cfg.image,
+        "ImageID": cfg.image_id,
+        "Command": " ".join(record.config.entrypoint + record.config.cmd),
+        "Created": int(record.created),
+        "Ports": ports,
+        "Labels": {},
+        "State": st.status,
+        "Status": status_text(record, now),
+        "HostConfig": {"NetworkMode": record.host.network},
+        "NetworkSettings": {"Networks": _networks(record)},
+        "Mounts": [],
+    }
+
+
+def _networks(record: ContainerRecord) -> dict[str, Any]:
+    network = record.host.network
+    if network == "none":
+        return {}
+    return {network: {"IPAddress": record.state.ip_address, "NetworkID": network}}
+
+
+def status_text(record: ContainerRecord, now: float) -> str:
+    """The `STATUS` column, as `pyengine ps` shows it."""
+    st = record.state
+    return text_of(StatusFacts(st.status, st.started_at, st.finished_at, st.exit_code), now)
