@@ -5,7 +5,7 @@ engine seam (engine.api.backend) and renders Docker's shape."""
 import time
 from typing import Any
 
-from engine.api import translate
+from engine.api import filters, translate
 from engine.api.backend import Backend
 from engine.api.http import HttpError, Reply, Request, Response
 from engine.api.router import Router
@@ -21,7 +21,6 @@ NOT_MODIFIED = Reply(304)
 def inspect_record(engine: Engine, ref: str) -> dict[str, Any]:
     with engine.locked(ref) as record:
         data = views.inspect(record, str(engine.log_path(record.id)), engine.proxy_state(record))
-    data["Config"]["Labels"] = {}
     data["Mounts"] = []
     data["NetworkSettings"]["Networks"] = translate.list_entry(record, 0)["NetworkSettings"][
         "Networks"
@@ -56,7 +55,9 @@ class Containers:
     async def listing(self, request: Request) -> Response:
         everything = request.flag("all")
         limit = request.integer("limit", -1)
+        wanted = filters.parse(request.arg("filters"))
         records = await self.backend.call(lambda engine: engine.listing(everything or limit > 0))
+        records = [r for r in records if filters.container_matches(r, wanted)]
         records.sort(key=lambda r: r.created, reverse=True)
         if limit > 0:
             records = records[:limit]

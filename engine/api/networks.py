@@ -1,17 +1,13 @@
 """Network endpoints: list, inspect, create, remove, prune, in Docker's shapes."""
 
-import hashlib
 from typing import Any
 
+from engine.api import filters
 from engine.api.backend import Backend
 from engine.api.http import HttpError, Reply, Request, Response
 from engine.api.router import Router
+from engine.api.translate import network_id
 from engine.networks.service import NetworkCreate, NetworkService, NetworkView
-
-
-def network_id(name: str) -> str:
-    """Networks are known by name here; the id clients expect is derived from it, stably."""
-    return hashlib.sha256(f"pyengine-network:{name}".encode()).hexdigest()
 
 
 def network_json(view: NetworkView) -> dict[str, Any]:
@@ -35,7 +31,8 @@ def network_json(view: NetworkView) -> dict[str, Any]:
         "IPAM": {"Driver": "default", "Options": {}, "Config": ipam},
         "Internal": bool(cfg.get("internal")), "Attachable": False, "Ingress": False,
         "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": view.bridge},
+        # The options given at create only (compose compares them with its own).
+        "Options": dict(view.options),
         "Labels": dict(cfg.get("labels") or {}),
     }  # fmt: skip
 
@@ -51,6 +48,8 @@ class Networks:
         router.add("POST", "/networks/create", self.create)
         router.add("POST", "/networks/prune", self.prune)
         router.add("GET", "/networks/{name}", self.inspect)
+        router.add("POST", "/networks/{name}/connect", self.connect)
+        router.add("POST", "/networks/{name}/disconnect", self.disconnect)
         router.add("DELETE", "/networks/{name}", self.remove)
 
     def _by_name(self, ref: str, views: list[NetworkView]) -> str:
@@ -62,8 +61,33 @@ class Networks:
         return ref  # unknown: the service says so in its own words
 
     async def listing(self, request: Request) -> Response:
+        wanted = filters.parse(request.arg("filters"))
         views = await self.backend.networks(lambda service: service.networks())
-        return Reply(200, [network_json(v) for v in views])
+        shown = [network_json(v) for v in views]
+        return Reply(200, [n for n in shown if _matches(n, wanted)])
+
+    async def connect(self, request: Request, name: str) -> Response:
+        """A container has one network here: connecting it to the one it is on is done (what
+        compose asks when it checks a container it just created); any other is not served."""
+        return await self._membership(request, name, connect=True)
+
+    async def disconnect(self, request: Request, name: str) -> Response:
+        return await self._membership(request, name, connect=False)
+
+    async def _membership(self, request: Request, name: str, connect: bool) -> Response:
+        body = request.json()
+        ref = body.get("Container") if isinstance(body, dict) else None
+        if not isinstance(ref, str) or not ref:
+            raise HttpError(400, "Container is required")
+        record = await self.backend.call(lambda engine: engine.store.find(ref))
+        on = record.host.network in (name, network_id(name)) or network_id(
+            record.host.network
+        ).startswith(name)
+        if connect and on:
+            return Reply(200, b"", content_type="text/plain")
+        verb = "connect to" if connect else "disconnect from"
+        raise HttpError(501, f"cannot {verb} network {name}: a pyengine container has one "
+                             "network, chosen at create")  # fmt: skip
 
     async def inspect(self, request: Request, name: str) -> Response:
         def one(service: NetworkService) -> NetworkView:
@@ -104,3 +128,18 @@ class Networks:
     async def prune(self, request: Request) -> Response:
         removed = await self.backend.networks(lambda service: service.prune())
         return Reply(200, {"NetworksDeleted": removed})
+
+
+def _matches(network: dict[str, Any], wanted: filters.Filters) -> bool:
+    checks = {
+        "name": lambda values: any(v in network["Name"] for v in values),
+        "id": lambda values: any(network["Id"].startswith(v) for v in values),
+        "label": lambda values: filters.label_matches(network["Labels"], values),
+        "driver": lambda values: network["Driver"] in values,
+        "scope": lambda values: network["Scope"] in values,
+        "type": lambda values: "custom" in values,
+    }
+    unknown = set(wanted) - set(checks)
+    if unknown:
+        raise HttpError(400, f"invalid filter {sorted(unknown)[0]!r}")
+    return all(checks[key](values) for key, values in wanted.items() if values)

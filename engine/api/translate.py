@@ -4,6 +4,7 @@ A create body becomes the same `RunFlags` the CLI builds from its flags, so both
 go through one validation (`containers.request.build_request`) and make the same record.
 """
 
+import hashlib
 from typing import Any
 
 from engine.api.http import HttpError
@@ -11,6 +12,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
+from engine.containers.views import labels
 
 
 def strings(value: Any, what: str) -> tuple[str, ...]:
@@ -73,6 +75,13 @@ def create_flags(body: Any, name: str) -> RunFlags:
     if not image:
         raise HttpError(400, "config: Image is required")
     entrypoint = strings(body.get("Entrypoint"), "Entrypoint")
+    network = _network(_typed(host, "NetworkMode", str, ""))
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if not isinstance(endpoints, dict):
+        raise HttpError(400, "invalid NetworkingConfig.EndpointsConfig: expected an object")
+    if network == "bridge" and len(endpoints) == 1 and not host.get("NetworkMode"):
+        network = next(iter(endpoints))  # only named in NetworkingConfig
+    endpoint = endpoints.get(network) or {}
     nano_cpus = _typed(host, "NanoCpus", int, 0)
     stop_timeout = body.get("StopTimeout")
     return RunFlags(
@@ -91,7 +100,9 @@ def create_flags(body: Any, name: str) -> RunFlags:
         publish=_publish(host.get("PortBindings")),
         publish_all=_typed(host, "PublishAllPorts", bool, False),
         expose=tuple(_typed(body, "ExposedPorts", dict, {})),
-        network=_network(_typed(host, "NetworkMode", str, "")),
+        network=network,
+        labels=tuple(f"{k}={v}" for k, v in _typed(body, "Labels", dict, {}).items()),
+        aliases=strings(endpoint.get("Aliases") if isinstance(endpoint, dict) else None, "Aliases"),
         restart=_restart(host.get("RestartPolicy")),
         init=bool(_typed(host, "Init", bool, False)),
         memory=str(_typed(host, "Memory", int, 0) or ""),
@@ -126,7 +137,7 @@ def list_entry(record: ContainerRecord, now: float) -> dict[str, Any]:
         "Command": " ".join(record.config.entrypoint + record.config.cmd),
         "Created": int(record.created),
         "Ports": ports,
-        "Labels": {},
+        "Labels": labels(record),
         "State": st.status,
         "Status": status_text(record, now),
         "HostConfig": {"NetworkMode": record.host.network},
@@ -136,10 +147,19 @@ def list_entry(record: ContainerRecord, now: float) -> dict[str, Any]:
 
 
 def _networks(record: ContainerRecord) -> dict[str, Any]:
+    """Its one network. On a user network it answers to its aliases and its short id too,
+    which is what tells compose it is connected as it wants (no disconnect and reconnect)."""
     network = record.host.network
     if network == "none":
         return {}
-    return {network: {"IPAddress": record.state.ip_address, "NetworkID": network}}
+    aliases = [*record.host.aliases, record.id[:12]] if network not in ("bridge", "host") else []
+    return {network: {"IPAddress": record.state.ip_address, "NetworkID": network_id(network),
+                      "Aliases": aliases or None}}  # fmt: skip
+
+
+def network_id(name: str) -> str:
+    """Networks are known by name here; the id clients expect is derived from it, stably."""
+    return hashlib.sha256(f"pyengine-network:{name}".encode()).hexdigest()
 
 
 def status_text(record: ContainerRecord, now: float) -> str:

@@ -45,6 +45,10 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"
         ),
         click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option(
+            "--network-alias", multiple=True, help="Add network-scoped alias for the container"
+        ),
         click.option(
             "--network", "--net", default="bridge", help="Connect a container to a network"
         ),
@@ -112,6 +116,8 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         log_opts=tuple(values["log_opt"]),
         stop_signal=values["stop_signal"],
         stop_timeout=values["stop_timeout"],
+        labels=tuple(values["label"]),
+        aliases=tuple(values["network_alias"]),
     )
 
 

@@ -29,6 +29,7 @@ class ContainerConfig:
     stop_signal: int = 15
     stop_timeout: int = 10
     exposed: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # `key=value`, in the order given
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class HostConfig:
     # json-file rotation (Docker's --log-opt max-size/max-file); -1 = unlimited.
     log_max_size: int = -1
     log_max_file: int = 1
+    # Other names its peers on a user network know it by (--network-alias; compose's service).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,7 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     host = dict(data["host"])
     host["ports"] = _bindings(host["ports"])
     host["restart"] = RestartPolicy(**host["restart"])
+    host["aliases"] = tuple(host.get("aliases") or ())
     state = dict(data["state"])
     state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}

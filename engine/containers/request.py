@@ -43,6 +43,8 @@ class RunFlags:
     stop_signal: str = ""
     stop_timeout: int | None = None
     log_opts: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,17 @@ def _env(items: Sequence[str], environ: Mapping[str, str]) -> tuple[str, ...]:
         elif key in environ:
             out.append(f"{key}={environ[key]}")
     return tuple(out)
+
+
+def _labels(items: Sequence[str]) -> list[str]:
+    """`--label k=v` (or a bare `k`, an empty value), the last of a key winning, as Docker."""
+    merged: dict[str, str] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key:
+            raise InvalidOptionError(f"invalid label: {item!r}")
+        merged[key] = value
+    return [f"{k}={v}" for k, v in merged.items()]
 
 
 def _merge_env(base: Sequence[str], extra: Sequence[str]) -> tuple[str, ...]:
@@ -149,6 +162,10 @@ def build_request(
     if not entrypoint and not cmd:
         raise InvalidOptionError("No command specified")
     log_max_size, log_max_file = _log_opts(flags.log_opts)
+    if flags.aliases and flags.network in ("bridge", "host", "none"):
+        raise InvalidOptionError(
+            "network-scoped alias is supported only for containers in user defined networks"
+        )
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -164,6 +181,7 @@ def build_request(
         stop_signal=stop_signal,
         stop_timeout=timeout,
         exposed=tuple(sorted(exposed)),
+        labels=tuple(_labels(flags.labels)),
     )
     host = HostConfig(
         network=flags.network,
@@ -180,5 +198,6 @@ def build_request(
         pids_limit=units.pids_limit(flags.pids_limit) if flags.pids_limit else 0,
         log_max_size=log_max_size,
         log_max_file=log_max_file,
+        aliases=tuple(dict.fromkeys(flags.aliases)),
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

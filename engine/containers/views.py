@@ -158,6 +158,7 @@ def inspect(
             "StopSignal": str(cfg.stop_signal),
             "StopTimeout": cfg.stop_timeout,
             "ExposedPorts": {p: {} for p in cfg.exposed},
+            "Labels": labels(record),
         },
         "NetworkSettings": {
             "IPAddress": st.ip_address,
@@ -175,3 +176,8 @@ def _log_options(host: HostConfig) -> dict[str, str]:
     if host.log_max_file > 1:
         options["max-file"] = str(host.log_max_file)
     return options
+
+
+def labels(record: ContainerRecord) -> dict[str, str]:
+    """The container's labels as Docker shows them."""
+    return dict(item.partition("=")[::2] for item in record.config.labels)

@@ -107,7 +107,9 @@ def members(
 
 
 def peer(record: ContainerRecord) -> Peer:
-    return record.state.ip_address, record.name, record.id[:12]
+    """Its line's fields; its aliases (compose's service name) resolve like its name."""
+    names = " ".join((record.name, *record.host.aliases))
+    return record.state.ip_address, names, record.id[:12]
 
 
 def peers_for(store: ContainerStore, network: str, container_id: str) -> list[Peer]:

@@ -54,6 +54,8 @@ class NetworkView:
     subnet: str
     config: dict[str, Any]
     endpoints: tuple[dict[str, Any], ...]
+    # The driver options (-o) that made it differ from the defaults, as Docker lists them.
+    options: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {**self.config, "endpoints": list(self.endpoints)}
@@ -184,4 +186,17 @@ def _view(cfg: NetworkConfig, driver: Driver) -> NetworkView:
         }
         for r in driver.endpoints(cfg.name)
     )
-    return NetworkView(cfg.name, cfg.bridge, str(cfg.subnet), cfg.to_json(), endpoints)
+    return NetworkView(
+        cfg.name, cfg.bridge, str(cfg.subnet), cfg.to_json(), endpoints, _given_options(cfg)
+    )
+
+
+def _given_options(cfg: NetworkConfig) -> tuple[tuple[str, str], ...]:
+    """The options a config differs from the defaults by, in Docker's words and spelling."""
+    defaults = network_config(cfg.name, cfg.subnet)
+    given = []
+    for option, field_name in OPTIONS.items():
+        value = getattr(cfg, field_name)
+        if value != getattr(defaults, field_name):
+            given.append((option, str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(given)

@@ -131,3 +131,36 @@ def test_routes_strip_the_version_and_map_errors() -> None:
 def test_garbage_gets_a_400_and_the_connection_ends() -> None:
     out = _exchange(_router(), b"\x00\x01garbage\r\n\r\nGET /things/a/json HTTP/1.1\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 ") and out.count(b"HTTP/1.1") == 1
+
+
+def test_labels_aliases_and_list_filters() -> None:
+    from engine.api import filters
+    from engine.containers.record import from_json, to_json
+    from engine.containers.request import ImageDefaults, build_request
+
+    body = {"Image": "busybox", "Cmd": ["true"], "Labels": {"a": "1", "b": ""},
+            "HostConfig": {"NetworkMode": "proj_default"},
+            "NetworkingConfig": {"EndpointsConfig": {"proj_default": {"Aliases": ["web"]}}},
+            }  # fmt: skip
+    flags = translate.create_flags(body, "proj_web_1")
+    assert (flags.labels, flags.aliases, flags.network) == (("a=1", "b="), ("web",), "proj_default")
+    request = build_request(flags, ImageDefaults(cmd=("sh",)), environ={})
+    from engine.containers.record import ContainerRecord
+
+    record = ContainerRecord("f" * 64, "proj_web_1", 1.0, request.config, request.host)
+    assert from_json(to_json(record)) == record
+    entry = translate.list_entry(record, 2.0)
+    assert entry["Labels"] == {"a": "1", "b": ""}
+    assert entry["NetworkSettings"]["Networks"]["proj_default"]["Aliases"] == ["web", "f" * 12]
+    for wanted, match in [
+        ('{"label": ["a=1"]}', True), ('{"label": ["a=2"]}', False), ('{"label": ["b"]}', True),
+        ('{"label": {"a=1": true}}', True), ('{"name": ["web"]}', True),
+        ('{"status": ["running"]}', False), ('{"id": ["fff"]}', True),
+    ]:  # fmt: skip
+        assert filters.container_matches(record, filters.parse(wanted)) is match, wanted
+    with pytest.raises(HttpError, match="invalid filter 'bogus'"):
+        filters.container_matches(record, filters.parse('{"bogus": ["x"]}'))
+    aliased = {"EndpointsConfig": {"bridge": {"Aliases": ["x"]}}}
+    on_bridge = {**body, "HostConfig": {}, "NetworkingConfig": aliased}
+    with pytest.raises(InvalidOptionError, match="network-scoped alias"):
+        build_request(translate.create_flags(on_bridge, ""), ImageDefaults(cmd=("sh",)))
