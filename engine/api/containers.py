@@ -13,6 +13,7 @@ from engine.containers import views
 from engine.containers.units import parse_signal
 from engine.lifecycle.base import LIVE
 from engine.lifecycle.service import Engine
+from engine.lifecycle.top import container_top
 
 NO_CONTENT = Reply(204)
 NOT_MODIFIED = Reply(304)
@@ -46,6 +47,8 @@ class Containers:
         router.add("POST", "/containers/{ref}/unpause", self.unpause)
         router.add("POST", "/containers/{ref}/resize", self.resize)
         router.add("DELETE", "/containers/{ref}", self.remove)
+        router.add("GET", "/containers/{ref}/top", self.top)
+        router.add("POST", "/containers/prune", self.prune)
 
     async def create(self, request: Request) -> Response:
         flags = translate.create_flags(request.json(), request.arg("name"))
@@ -117,10 +120,31 @@ class Containers:
         await self.backend.call(resize)
         return Reply(200, b"", content_type="text/plain")
 
+    async def top(self, request: Request, ref: str) -> Response:
+        ps_args = tuple(request.arg("ps_args").split())
+        table = await self.backend.call(lambda engine: container_top(engine, ref, ps_args))
+        return Reply(
+            200, {"Titles": list(table.titles), "Processes": [list(r) for r in table.rows]}
+        )
+
+    async def prune(self, request: Request) -> Response:
+        removed = await self.backend.call(_prune)
+        return Reply(200, {"ContainersDeleted": removed or None, "SpaceReclaimed": 0})
+
     async def remove(self, request: Request, ref: str) -> Response:
         force = request.flag("force")
         await self.backend.call(lambda engine: engine.remove(ref, force=force))
         return NO_CONTENT
+
+
+def _prune(engine: Engine) -> list[str]:
+    """Every container that is not running, paused or restarting, removed."""
+    removed = []
+    for record in engine.listing(everything=True):
+        if record.state.status in ("created", "exited", "dead"):
+            engine.remove(record.id)
+            removed.append(record.id)
+    return removed
 
 
 def _timeout(request: Request) -> int | None:

@@ -28,6 +28,7 @@ from engine.api.networks import Networks
 from engine.api.router import Router
 from engine.api.streams import Streams
 from engine.api.system import System
+from engine.api.volumes import Volumes
 from engine.config import EngineConfig
 from engine.errors import InvalidParameterError
 
@@ -66,6 +67,7 @@ def build_router(backend: Backend, config: EngineConfig) -> Router:
     Execs(backend).routes(router)
     Images(backend).routes(router)
     Networks(backend).routes(router)
+    Volumes(backend).routes(router)
     return router
 
 

@@ -3,9 +3,11 @@
 import json
 import os
 import platform
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from engine.api import images as images_api
 from engine.api.backend import Backend
 from engine.api.http import (
     API_VERSION,
@@ -17,6 +19,7 @@ from engine.api.http import (
     Stream,
 )
 from engine.api.router import Router
+from engine.api.translate import list_entry
 from engine.config import EngineConfig
 from engine.lifecycle.service import Engine
 from engine.lifecycle.streams import EventsRequest
@@ -49,6 +52,7 @@ class System:
         router.add("GET", "/version", self.version)
         router.add("GET", "/info", self.info)
         router.add("GET", "/events", self.events)
+        router.add("GET", "/system/df", self.disk_usage)
 
     async def ping(self, request: Request) -> Response:
         headers = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
@@ -94,6 +98,18 @@ class System:
             "Runtimes": {name: {"path": e.path} for name, e in self.config.runtimes.items()},
             "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
             "SecurityOptions": [], "Warnings": [],
+        })  # fmt: skip
+
+    async def disk_usage(self, request: Request) -> Response:
+        now = time.time()
+        records = await self.backend.call(lambda engine: engine.listing(everything=True))
+        images = await self.backend.images(lambda service: service.images())
+        return Reply(200, {
+            "LayersSize": sum(image.size for image in images),
+            "Images": [images_api.list_entry(image) for image in images],
+            "Containers": [{**list_entry(r, now), "SizeRw": 0, "SizeRootFs": 0}
+                           for r in records],
+            "Volumes": [], "BuildCache": [],
         })  # fmt: skip
 
     async def events(self, request: Request) -> Response:

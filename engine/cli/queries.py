@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -13,9 +12,9 @@ from engine.cli.context import open_engine
 from engine.containers import logs as log_reader
 from engine.containers import views
 from engine.containers.errors import NoSuchContainerError
-from engine.errors import EngineError
 from engine.lifecycle.execs import ExecRequest
 from engine.lifecycle.streams import EventsRequest, LogsRequest
+from engine.lifecycle.top import container_top
 
 
 @click.command("ps")
@@ -107,25 +106,10 @@ def logs(
 @click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
 def top(container: str, ps_args: tuple[str, ...]) -> None:
     """Display the running processes of a container (host `ps`, filtered by its pids)."""
-    engine = open_engine()
-    with engine.locked(container) as record:
-        if record.state.status not in ("running", "paused"):
-            raise EngineError(f"Container {record.id} is not running")
-        pids = set(engine.tasks.pids(record.id))
-    output = subprocess.run(
-        ["ps", *(ps_args or ("-ef",))], capture_output=True, text=True, check=False
-    ).stdout.splitlines()
-    if not output:
-        return
-    header = output[0].split()
-    if "PID" not in header:
-        raise EngineError("Couldn't find PID field in ps output")
-    column = header.index("PID")
-    click.echo(output[0])
-    for line in output[1:]:
-        fields = line.split(None, len(header) - 1)
-        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
-            click.echo(line)
+    table = container_top(open_engine(), container, ps_args)
+    click.echo(table.header)
+    for line in table.lines:
+        click.echo(line)
 
 
 @click.command("stats")

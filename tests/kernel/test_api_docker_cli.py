@@ -187,3 +187,33 @@ def test_networks_through_the_api(service: ApiService) -> None:
     service.docker_ok("rm", "-f", "member")
     assert service.docker_ok("network", "rm", "appnet").strip() == "appnet"
     assert "appnet" not in service.docker_ok("network", "ls")
+
+
+def test_top_events_prune_volumes_and_df(service: ApiService) -> None:
+    import time
+
+    since = f"{time.time():.3f}"
+    service.docker_ok("run", "-d", "--name", "topped", "busybox", "sh", "-c",
+                      "sleep 100 & exec sleep 101")  # fmt: skip
+    wait_for(lambda: "sleep 100" in service.docker_ok("top", "topped"), 10, "top")
+    top = service.docker_ok("top", "topped").splitlines()
+    assert top[0].split()[:2] == ["UID", "PID"] and len(top) == 3, top
+    service.docker_ok("run", "--name", "done1", "busybox", "true")
+    service.docker_ok("create", "--name", "made", "busybox", "true")
+    pruned = service.docker_ok("container", "prune", "-f")
+    assert pruned.count("\n") >= 3 and "Total reclaimed space" in pruned, pruned
+    assert service.docker_ok("ps", "-a", "--format", "{{.Names}}").split() == ["topped"]
+    until = f"{time.time() + 0.5:.3f}"
+    time.sleep(0.6)
+    events = service.docker_ok("events", "--since", since, "--until", until,
+                               "--format", "{{.Action}} {{.Actor.Attributes.name}}")  # fmt: skip
+    seen = events.splitlines()
+    for expected in ("create topped", "start topped", "start done1", "die done1",
+                     "destroy done1", "destroy made"):  # fmt: skip
+        assert expected in seen, seen
+    assert service.docker_ok("volume", "ls", "-q") == ""
+    refused = service.docker("volume", "create", "v1")
+    assert refused.returncode == 1 and "not supported" in refused.stderr
+    df = service.docker_ok("system", "df", "--format", "{{.Type}} {{.TotalCount}}")
+    assert "Containers 1" in df and "Images 1" in df, df
+    service.docker_ok("rm", "-f", "topped")
