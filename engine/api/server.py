@@ -26,6 +26,7 @@ from engine.api.execs import Execs
 from engine.api.images import Images
 from engine.api.networks import Networks
 from engine.api.router import Router
+from engine.api.stats import Stats
 from engine.api.streams import Streams
 from engine.api.system import System
 from engine.api.volumes import Volumes
@@ -68,6 +69,7 @@ def build_router(backend: Backend, config: EngineConfig) -> Router:
     Images(backend).routes(router)
     Networks(backend).routes(router)
     Volumes(backend).routes(router)
+    Stats(backend).routes(router)
     return router
 
 

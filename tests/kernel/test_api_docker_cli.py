@@ -217,3 +217,18 @@ def test_top_events_prune_volumes_and_df(service: ApiService) -> None:
     df = service.docker_ok("system", "df", "--format", "{{.Type}} {{.TotalCount}}")
     assert "Containers 1" in df and "Images 1" in df, df
     service.docker_ok("rm", "-f", "topped")
+
+
+def test_stats_report_the_containers_own_cgroup(service: ApiService) -> None:
+    service.docker_ok("run", "-d", "--name", "busy", "-m", "64m", "busybox", "sh", "-c",
+                      "while :; do :; done")  # fmt: skip
+    service.docker_ok("run", "-d", "--name", "idle", "busybox", "sleep", "60")
+    fmt = "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}"
+    rows = {row.split()[0]: row.split() for row in
+            service.docker_ok("stats", "--no-stream", "--format", fmt).splitlines()}  # fmt: skip
+    assert set(rows) == {"busy", "idle"}
+    busy_cpu = float(rows["busy"][1].rstrip("%"))
+    idle_cpu = float(rows["idle"][1].rstrip("%"))
+    assert busy_cpu > 20 and idle_cpu < 5, rows  # a spinning shell against a sleep
+    assert rows["busy"][4] == "64MiB" and rows["busy"][5] == "1", rows
+    service.docker_ok("rm", "-f", "busy", "idle")
