@@ -12,6 +12,7 @@ from engine.api.router import Router
 from engine.containers import views
 from engine.containers.units import parse_signal
 from engine.lifecycle.base import LIVE
+from engine.lifecycle.rename import rename
 from engine.lifecycle.service import Engine
 from engine.lifecycle.top import container_top
 
@@ -48,6 +49,7 @@ class Containers:
         router.add("POST", "/containers/{ref}/resize", self.resize)
         router.add("DELETE", "/containers/{ref}", self.remove)
         router.add("GET", "/containers/{ref}/top", self.top)
+        router.add("POST", "/containers/{ref}/rename", self.rename)
         router.add("POST", "/containers/prune", self.prune)
 
     async def create(self, request: Request) -> Response:
@@ -126,6 +128,11 @@ class Containers:
         return Reply(
             200, {"Titles": list(table.titles), "Processes": [list(r) for r in table.rows]}
         )
+
+    async def rename(self, request: Request, ref: str) -> Response:
+        name = request.arg("name")
+        await self.backend.call(lambda engine: rename(engine, ref, name))
+        return NO_CONTENT
 
     async def prune(self, request: Request) -> Response:
         removed = await self.backend.call(_prune)

@@ -16,6 +16,7 @@ import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import uvloop
 
@@ -145,8 +146,8 @@ async def _serve(options: ServiceOptions, backend: Backend, router: Router, fd: 
                 break
 
 
-def serve(options: ServiceOptions, config: EngineConfig, backend: Backend) -> None:
-    """Listen, serve until a signal or the idle timeout, then remove the socket."""
+def serve(options: ServiceOptions, config: EngineConfig, backend: Backend) -> NoReturn:
+    """Listen, serve until a signal or the idle timeout, remove the socket and exit 0."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # The CLI dies quietly on a closed pipe (`pyengine ps | head`); a server must not: a
     # client or a shim that went away is that request's error only.
@@ -161,3 +162,8 @@ def serve(options: ServiceOptions, config: EngineConfig, backend: Backend) -> No
         with contextlib.suppress(OSError):
             if os.stat(options.path).st_ino == inode:
                 os.unlink(options.path)
+    # Worker threads may be blocked for hours in a client's `wait` or attachment; the
+    # interpreter would join them at exit. The server keeps no state, so it leaves now: those
+    # containers carry on, and their clients see the connection close.
+    logging.shutdown()
+    os._exit(0)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     },
     "rm": "engine.cli.containers:rm",
     "wait": "engine.cli.containers:wait",
+    "rename": "engine.cli.containers:rename_",
     "_exited": "engine.cli.containers:exited",
     **{name: f"engine.cli.queries:{name}" for name in ("ps", "inspect", "port", "logs", "top")},
     "stats": "engine.cli.queries:stats",

@@ -12,12 +12,13 @@ import click
 
 from engine.cli.attach import attach_until_exit
 from engine.cli.context import config, open_engine
-from engine.cli.exitcodes import RunFailedError
-from engine.containers.errors import NoSuchContainerError
+from engine.cli.exitcodes import CommandRefusedError, RunFailedError
+from engine.containers.errors import InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.units import parse_signal
 from engine.errors import EngineError
+from engine.lifecycle.rename import rename
 
 # Options end at the image name: `run busybox ls -l` passes `-l` to ls.
 COMMAND_LINE = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -245,6 +246,17 @@ def unpause(containers: tuple[str, ...]) -> None:
 def rm(force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
     _each(containers, lambda ref: open_engine().remove(ref, force))
+
+
+@click.command("rename")
+@click.argument("container")
+@click.argument("new_name")
+def rename_(container: str, new_name: str) -> None:
+    """Rename a container."""
+    try:
+        rename(open_engine(), container, new_name)
+    except InvalidOptionError as exc:  # the daemon's refusal in docker: exit 1, not 125
+        raise CommandRefusedError(str(exc)) from exc
 
 
 @click.command("wait")

@@ -10,7 +10,7 @@ import urllib.error
 import pytest
 
 from tests.conftest import free_port, require_binary
-from tests.support.api_service import ApiService, docker_clis, service_fixture
+from tests.support.api_service import DEBIAN_DOCKER, ApiService, docker_clis, service_fixture
 from tests.support.engine_cli import EngineEnv, engine_fixture, http_get, wait_for
 
 pytestmark = pytest.mark.root
@@ -232,3 +232,42 @@ def test_stats_report_the_containers_own_cgroup(service: ApiService) -> None:
     assert busy_cpu > 20 and idle_cpu < 5, rows  # a spinning shell against a sleep
     assert rows["busy"][4] == "64MiB" and rows["busy"][5] == "1", rows
     service.docker_ok("rm", "-f", "busy", "idle")
+
+
+def test_rename_through_either_adapter(service: ApiService) -> None:
+    service.docker_ok("run", "-d", "--name", "old", "busybox", "sleep", "60")
+    service.docker_ok("rename", "old", "new")
+    assert service.engine.inspect("new")["Name"] == "/new"
+    service.engine.ok("run", "-d", "--name", "other", "busybox", "sleep", "60")
+    taken = service.docker("rename", "new", "other")
+    assert taken.returncode == 1 and "is already in use" in taken.stderr
+    bad = service.engine("rename", "new", "bad/name")
+    assert bad.returncode == 1 and "Invalid container name" in bad.stderr, bad.stderr
+    service.engine.ok("rename", "new", "newer")
+    assert sorted(service.docker_ok("ps", "--format", "{{.Names}}").split()) == ["newer", "other"]
+    service.docker_ok("rm", "-f", "newer", "other")
+
+
+def test_sigterm_stops_the_server_while_clients_wait(engine: EngineEnv) -> None:
+    """A `docker wait` blocks a worker thread for as long as the container runs; the server
+    still leaves at once on SIGTERM, and the container goes on."""
+    from tests.support.api_service import start_service, stop_service
+
+    service = start_service(engine)
+    try:
+        service.docker_ok("run", "-d", "--name", "long", "busybox", "sleep", "60")
+        env = dict(os.environ, DOCKER_HOST=service.url, DOCKER_CONFIG=str(service.config_dir))
+        waiter = subprocess.Popen([DEBIAN_DOCKER, "wait", "long"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        wait_for(lambda: _connections(service) >= 1, 10, "the wait request's connection")
+    finally:
+        stop_service(service)  # SIGTERM: exit 0 within its 30 s, socket removed
+    assert waiter.wait(10) != 0  # its connection closed without an answer
+    assert engine.state("long")["Status"] == "running"
+    engine.ok("rm", "-f", "long")
+
+
+def _connections(service: ApiService) -> int:
+    """Connections the server holds: its socket's path is on the listener and on each one."""
+    found = subprocess.run(["ss", "-xp"], capture_output=True, text=True, check=False).stdout
+    return found.count(str(service.socket)) - 1
