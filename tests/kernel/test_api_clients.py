@@ -10,7 +10,7 @@ import docker.errors
 import pytest
 
 from tests.support.api_service import ApiService, service_fixture
-from tests.support.engine_cli import engine_fixture, wait_for
+from tests.support.engine_cli import EngineEnv, engine_fixture, wait_for
 
 pytestmark = pytest.mark.root
 engine = pytest.fixture(engine_fixture)
@@ -114,3 +114,29 @@ def test_slow_vanishing_and_garbage_clients_leave_it_serving(service: ApiService
     service.docker_ok("rm", "-f", "talk")
     assert service.alive()
     assert service.engine.ok("ps", "-aq") == ""
+
+
+def test_idle_timeout_and_socket_modes(engine: EngineEnv) -> None:
+    """`--time 1` leaves a second after the last connection; the socket is for root (and a
+    `pyengine` group when there is one) only, in a directory only root enters."""
+    import grp
+    import stat
+
+    sock = engine.base / "api" / "docker.sock"
+    proc = engine.popen("system", "service", "--time", "1", f"unix://{sock}")
+    wait_for(sock.exists, 30, "the socket")
+    mode = stat.S_IMODE(sock.stat().st_mode)
+    try:
+        group = grp.getgrnam("pyengine").gr_gid
+    except KeyError:
+        assert mode == 0o600 and sock.stat().st_gid == 0
+    else:
+        assert mode == 0o660 and sock.stat().st_gid == group
+    assert stat.S_IMODE(sock.parent.stat().st_mode) == 0o700
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(str(sock))
+    time.sleep(1.5)
+    assert proc.poll() is None  # a connection is open: not idle
+    client.close()
+    assert proc.wait(10) == 0
+    assert not sock.exists()
