@@ -47,7 +47,7 @@ def api(ctx: Any, *, runs: int, containers_many: int, **_: Any) -> dict[str, Any
     samples: dict[str, dict[str, list[float]]] = {s: {} for s in servers}
     errors: dict[str, str] = {}
     n = containers_many
-    progress = Progress("api", len(servers) * (runs + 1 + 3))
+    progress = Progress("api", len(servers) * (runs + 1 + 4))
 
     def add(server: str, key: str, value: float) -> None:
         samples[server].setdefault(key, []).append(value)
@@ -85,6 +85,13 @@ def api(ctx: Any, *, runs: int, containers_many: int, **_: Any) -> dict[str, Any
         except RuntimeError as e:
             errors[name] = str(e)
             ctx.remove("pyengine" if name == "pyengine API" else "docker", *names)
+    for name, (argv, env) in servers.items():
+        try:
+            add(name, "logs_mb_s", _logs_rate(argv, env, lines=50_000 * max(1, n // 10)))
+            progress.step(f"{name}: logs -f")
+        except RuntimeError as e:
+            errors[name] = str(e)
+            ctx.remove("pyengine" if name == "pyengine API" else "docker", "pyb-logs")
     py, dk = ctx.engines()
     idle = {"pyengine API": memory_sum([py.service.pid])} if py.service else {}
     if dk is not None:
@@ -102,6 +109,24 @@ def api(ctx: Any, *, runs: int, containers_many: int, **_: Any) -> dict[str, Any
     return out
 
 
+LINE = "0123456789" * 4  # 41 bytes a line with its newline
+
+
+def _logs_rate(argv: Callable[..., list[str]], env: dict[str, str], lines: int) -> float:
+    """MB/s of `docker logs -f` reading a finished container's `lines` lines to the end."""
+    _timed(argv("run", "-d", "--name", "pyb-logs", "busybox", "sh", "-c",
+                f"yes {LINE} | head -n {lines}"), env)  # fmt: skip
+    _timed(argv("wait", "pyb-logs"), env)
+    t0 = time.perf_counter()
+    done = subprocess.run(argv("logs", "-f", "pyb-logs"), stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, env=env, timeout=600, check=False)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    _timed(argv("rm", "-f", "pyb-logs"), env)
+    if done.returncode or len(done.stdout) != lines * (len(LINE) + 1):
+        raise RuntimeError(f"logs -f: exit {done.returncode}, {len(done.stdout)} bytes")
+    return len(done.stdout) / seconds / 1e6
+
+
 def api_section(res: dict[str, Any]) -> list[str]:
     servers = res.get("servers", {})
     ours, docker = servers.get("pyengine API", {}), servers.get("dockerd", {})
@@ -111,6 +136,7 @@ def api_section(res: dict[str, Any]) -> list[str]:
         (f"`docker ps` with {n} containers", "ps_ms", "ms"),
         (f"{n} parallel `docker run -d`", "parallel_run_d_ms", "ms"),
         (f"`docker rm -f` of {n}", "rm_f_ms", "ms"),
+        ("`docker logs -f` of a finished container", "logs_mb_s", "MB/s"),
     ]
     lines = [
         "## Docker Engine API: the docker CLI against each server (medians)",
@@ -121,6 +147,8 @@ def api_section(res: dict[str, Any]) -> list[str]:
     for label, key, unit in rows:
         a, b = ours.get(key), docker.get(key)
         ratio = f"{a / b:.2f}x" if a and b else "-"
+        if unit == "MB/s" and a and b:
+            ratio += " (a rate: higher is better)"
         lines.append(f"| {label} | {_fmt(a, unit)} | {_fmt(b, unit)} | {ratio} |")
     mem = res.get("idle_memory", {})
     a = mem.get("pyengine API", {}).get("pss_mb")

@@ -23,7 +23,7 @@ from engine.errors import EngineError
 from engine.lifecycle.attach import OutputTail, log_size
 from engine.lifecycle.base import LIVE
 from engine.lifecycle.service import WAIT_CONDITIONS, Engine
-from engine.lifecycle.streams import LogsRequest
+from engine.lifecycle.streams import FOLLOW_POLL, LogCursor, LogsRequest
 
 POLL = 0.01  # seconds between looks at an attached container's log
 STDIN_CHUNK = 65536
@@ -72,22 +72,30 @@ class Streams:
         )
         timestamps = request.flag("timestamps")
 
-        def open_entries(engine: Engine) -> tuple[bool, Any]:
+        def open_cursor(engine: Engine) -> tuple[bool, LogCursor]:
             record = engine.store.find(ref)
-            return record.config.tty, iter(engine.logs(record.id, logs_request))
+            return record.config.tty, engine.log_cursor(record.id, logs_request)
 
-        tty, entries = await self.backend.call(open_entries)
+        tty, cursor = await self.backend.call(open_cursor)
 
-        async def body() -> AsyncIterator[bytes]:
-            while True:
-                entry: LogEntry | None = await self.backend.blocking(lambda: next(entries, None))
-                if entry is None:
-                    return
+        def render(entries: list[LogEntry]) -> bytes:
+            chunks = []
+            for entry in entries:
                 if entry.stream in wanted:
                     text = entry.text.encode()
                     if timestamps:
                         text = fixed_nano(entry.time).encode() + b" " + text
-                    yield frames.output(entry.stream, text, tty)
+                    chunks.append(frames.output(entry.stream, text, tty))
+            return b"".join(chunks)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield render(await self.backend.blocking(cursor.first))
+            while cursor.follows:
+                new, live = await self.backend.blocking(cursor.more)
+                yield render(new)
+                if not live:
+                    return
+                await asyncio.sleep(FOLLOW_POLL)
 
         return Stream(body(), content_type="application/vnd.docker.raw-stream")
 

@@ -22,8 +22,10 @@ from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.lifecycle.locks import try_container_lock
 from engine.lifecycle.streams import (
     EventsRequest,
+    LogCursor,
     LogsRequest,
     engine_events,
+    log_cursor,
     log_entries,
 )
 
@@ -296,6 +298,10 @@ class Engine(LifecycleBase):
     def logs(self, ref: str, request: LogsRequest) -> Iterator[LogEntry]:
         """A container's log entries (engine/lifecycle/streams.py)."""
         return log_entries(self.store, self.log_path, ref, request)
+
+    def log_cursor(self, ref: str, request: LogsRequest) -> LogCursor:
+        """The same entries in pieces, for a caller that paces itself (the API server)."""
+        return log_cursor(self.store, self.log_path, ref, request)
 
     def events(self, request: EventsRequest) -> Iterator[Event]:
         """The engine's events (engine/lifecycle/streams.py)."""

@@ -37,33 +37,62 @@ class EventsRequest:
     until_ns: int = 0
 
 
+class LogCursor:
+    """A container's log in pieces, for a caller that paces itself (the API server's event
+    loop): `first()` is what the request selects now, then each `more()` the entries written
+    since and whether the container may still write (with `follow`)."""
+
+    def __init__(
+        self, store: ContainerStore, path: Path, container_id: str, request: LogsRequest
+    ) -> None:
+        self.store, self.path, self.container_id, self.request = store, path, container_id, request
+        self._seen = ""
+
+    def first(self) -> list[LogEntry]:
+        request = self.request
+        entries = log_reader.read_entries(
+            self.path, tail=request.tail, since=request.since, until=request.until
+        )
+        self._seen = entries[-1].time if entries else ""
+        return entries
+
+    @property
+    def follows(self) -> bool:
+        return self.request.follow and not self.request.until
+
+    def more(self) -> tuple[list[LogEntry], bool]:
+        try:
+            live = self.store.find(self.container_id).state.status in ("running", "paused")
+        except NoSuchContainerError:
+            live = False
+        new = [e for e in log_reader.read_entries(self.path) if e.time > self._seen]
+        if new:
+            self._seen = new[-1].time
+        return new, live
+
+
+def log_cursor(
+    store: ContainerStore, log_path: Callable[[str], Path], ref: str, request: LogsRequest
+) -> LogCursor:
+    """NoSuchContainerError at once for an unknown `ref`."""
+    container_id = store.find(ref).id
+    return LogCursor(store, log_path(container_id), container_id, request)
+
+
 def log_entries(
     store: ContainerStore, log_path: Callable[[str], Path], ref: str, request: LogsRequest
 ) -> Iterator[LogEntry]:
-    """The entries `docker logs` shows; NoSuchContainerError at once for an unknown `ref`."""
-    container_id = store.find(ref).id
-    return _entries(store, log_path(container_id), container_id, request)
+    """The entries `docker logs` shows, as one iterator (following when asked)."""
+    return _entries(log_cursor(store, log_path, ref, request))
 
 
-def _entries(
-    store: ContainerStore, path: Path, container_id: str, request: LogsRequest
-) -> Iterator[LogEntry]:
-    entries = log_reader.read_entries(
-        path, tail=request.tail, since=request.since, until=request.until
-    )
-    yield from entries
-    if not request.follow or request.until:
+def _entries(cursor: LogCursor) -> Iterator[LogEntry]:
+    yield from cursor.first()
+    if not cursor.follows:
         return
-    seen = entries[-1].time if entries else ""
     while True:
-        try:
-            live = store.find(container_id).state.status in ("running", "paused")
-        except NoSuchContainerError:
-            live = False
-        for entry in log_reader.read_entries(path):
-            if entry.time > seen:
-                yield entry
-                seen = entry.time
+        new, live = cursor.more()
+        yield from new
         if not live:
             return
         time.sleep(FOLLOW_POLL)
