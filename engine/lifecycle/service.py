@@ -9,14 +9,13 @@ import dataclasses
 import signal
 from collections.abc import Iterator
 
-from engine.containers import events as event_log
-from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
+from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.events import Event
 from engine.containers.logs import LogEntry
 from engine.containers.record import ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
-from engine.lifecycle.backends import TaskStatus, TerminalGuard
+from engine.lifecycle.backends import TerminalGuard
 from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.lifecycle.locks import try_container_lock
@@ -28,8 +27,9 @@ from engine.lifecycle.streams import (
     log_cursor,
     log_entries,
 )
+from engine.lifecycle.waits import WAIT_CONDITIONS, wait_for
 
-WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+__all__ = ["WAIT_CONDITIONS", "Engine"]
 
 
 class Engine(LifecycleBase):
@@ -214,59 +214,8 @@ class Engine(LifecycleBase):
         return record
 
     def wait(self, ref: str, condition: str = "not-running", poll: float = 0.1) -> int:
-        """Block until the condition holds; the container's exit code.
-
-        Docker's conditions: `not-running` (the default; at once if it is not running),
-        `next-exit` (the next exit, waiting for a start first if need be) and `removed` (the
-        exit code once the container is gone, even if --rm removed it).
-        """
-        if condition not in WAIT_CONDITIONS:
-            raise InvalidOptionError(f"invalid condition: {condition!r}")
-        record = self.store.find(ref)
-        if condition in ("next-exit", "removed"):
-            # A start and a quick exit can both fall between two looks (an API client waits
-            # before it starts): a new finish time is that exit. `removed` waits for one too
-            # when the container has not run yet (`run --rm` through the API waits first).
-            finished = record.state.finished_at
-            waiting = condition == "next-exit" or record.state.status == "created"
-            while waiting and record.state.status not in LIVE:
-                if record.state.finished_at != finished:
-                    break
-                self.sleep(poll)
-                try:
-                    record = self.store.find(record.id)
-                except NoSuchContainerError:  # it ran, exited and --rm removed it meanwhile
-                    return self._last_exit_code(record)
-        # The task's exit, as its shim reported it to this wait (one read, no second query).
-        ended = self.tasks.wait(record.id, None) if record.state.status in LIVE else None
-        try:
-            # Under the container's lock: the exit handler records the exit holding it, so once
-            # this returns the record says exited too (as `docker inspect` after `docker wait`).
-            with self.locked(record.id) as current:
-                code = current.state.exit_code
-        except NoSuchContainerError:  # removed meanwhile (--rm): the task's own report
-            if ended is None and condition == "not-running":
-                raise
-            return self._last_exit_code(record, ended)
-        if condition == "removed":
-            while True:
-                try:
-                    record = self.store.find(record.id)
-                except NoSuchContainerError:
-                    return self._last_exit_code(record, ended)
-                self.sleep(poll)
-        return code
-
-    def _last_exit_code(self, record: ContainerRecord, ended: TaskStatus | None = None) -> int:
-        """The exit code of a container that is gone: its shim's report if we had it, else its
-        last `die` event, else what its record said when we last looked."""
-        if ended is not None and ended.exit_code is not None:
-            return ended.exit_code
-        code = record.state.exit_code
-        for event in event_log.read(self.root, since_ns=int(record.created * 1e9)):
-            if event.id == record.id and event.action == "die" and event.exit_code is not None:
-                code = event.exit_code
-        return code
+        """Block until the condition holds; the container's exit code (lifecycle/waits.py)."""
+        return wait_for(self, ref, condition, poll)
 
     def exec(
         self,
