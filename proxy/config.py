@@ -1,23 +1,14 @@
-"""ProxyConfig: built once from the command line, immutable afterwards.
+"""ProxyConfig: built once from the command line, immutable afterwards."""
 
-This runs before the proxy reports ready, so it imports neither `typing` nor `socket` (whose
-`enum` import alone costs milliseconds): see proxy.record.
-"""
-
-from __future__ import annotations
-
-import _socket
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from proxy import flags
 from proxy.errors import ConfigError, FlagError
-from proxy.record import Record
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Literal
-
-    Proto = Literal["tcp", "udp", "sctp"]
+Proto = Literal["tcp", "udp", "sctp"]
 
 PROTOS: tuple[Proto, ...] = ("tcp", "udp", "sctp")
 LOOP_NAMES = ("epoll", "uvloop", "asyncio")
@@ -61,80 +52,42 @@ FLAGS = (
 )
 
 
-class Endpoint(Record):
+@dataclass(frozen=True, slots=True)
+class Endpoint:
     """An address and port; `ip` is canonical text (IPv4-mapped IPv6 is stored as IPv4)."""
 
-    __slots__ = ("ip", "port")
     ip: str
     port: int
 
-    def __init__(self, ip: str, port: int) -> None:
-        super().__init__(ip=ip, port=port)
-
     @property
     def family(self) -> int:
-        return _socket.AF_INET6 if ":" in self.ip else _socket.AF_INET
+        return socket.AF_INET6 if ":" in self.ip else socket.AF_INET
 
     def __str__(self) -> str:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
-class Mapping(Record):
+@dataclass(frozen=True, slots=True)
+class Mapping:
     """One published port: traffic to `host` is relayed to `container`."""
 
-    __slots__ = ("container", "host", "proto")
     proto: Proto
     host: Endpoint
     container: Endpoint
 
-    def __init__(self, proto: Proto, host: Endpoint, container: Endpoint) -> None:
-        super().__init__(proto=proto, host=host, container=container)
 
-
-class ProxyConfig(Record):
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
     """Everything the proxy process does, decided from its argv."""
 
-    __slots__ = (
-        "hub",
-        "loop",
-        "mappings",
-        "mode",
-        "relay",
-        "show_version",
-        "udp_timeout",
-        "use_listen_fd",
-    )
     mappings: tuple[Mapping, ...]
     use_listen_fd: bool
     loop: str
     relay: str
     udp_timeout: float
-    show_version: bool
-    mode: str
-    hub: bool
-
-    def __init__(
-        self,
-        mappings: tuple[Mapping, ...],
-        *,
-        use_listen_fd: bool,
-        loop: str,
-        relay: str,
-        udp_timeout: float,
-        show_version: bool = False,
-        mode: str = "standalone",
-        hub: bool = False,
-    ) -> None:
-        super().__init__(
-            mappings=mappings,
-            use_listen_fd=use_listen_fd,
-            loop=loop,
-            relay=relay,
-            udp_timeout=udp_timeout,
-            show_version=show_version,
-            mode=mode,
-            hub=hub,
-        )
+    show_version: bool = False
+    mode: str = "standalone"
+    hub: bool = False
 
     def args_for(self, mapping: Mapping) -> list[str]:
         """The argv (without argv[0]) that serves `mapping` alone with these settings."""
@@ -151,15 +104,15 @@ def parse_ip(text: str) -> str | None:
     """Go's net.ParseIP: canonical text, IPv4-mapped IPv6 folded to IPv4; None if invalid."""
     try:
         if ":" not in text:
-            return _socket.inet_ntop(_socket.AF_INET, _socket.inet_pton(_socket.AF_INET, text))
+            return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
         if "%" in text:
             return None  # Go's ParseIP rejects zones
-        packed = _socket.inet_pton(_socket.AF_INET6, text)
+        packed = socket.inet_pton(socket.AF_INET6, text)
     except OSError:
         return None
     if packed[:12] == b"\0" * 10 + b"\xff\xff":
-        return _socket.inet_ntop(_socket.AF_INET, packed[12:])
-    return _socket.inet_ntop(_socket.AF_INET6, packed)
+        return socket.inet_ntop(socket.AF_INET, packed[12:])
+    return socket.inet_ntop(socket.AF_INET6, packed)
 
 
 def _ip_flag(name: str, text: str, empty: str) -> str:

@@ -6,20 +6,14 @@ after `--`, the last repeat wins (except for list flags, which accumulate), and 
 meaning octal.
 """
 
-from __future__ import annotations
-
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 from proxy.errors import FlagError
-from proxy.record import Record
 
-TYPE_CHECKING = False  # typing is not imported before readiness (see proxy.record)
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Literal
-
-    Kind = Literal["string", "int", "bool", "list", "duration"]
-
+Kind = Literal["string", "int", "bool", "list", "duration"]
 Value = str | int | float | bool | list[str]
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -38,17 +32,14 @@ _DURATION_UNITS = {
 }
 
 
-class Flag(Record):
+@dataclass(frozen=True, slots=True)
+class Flag:
     """One flag: its name without dashes, kind, default and one-line usage."""
 
-    __slots__ = ("default", "kind", "name", "usage")
     name: str
     kind: Kind
     default: Value
     usage: str
-
-    def __init__(self, name: str, kind: Kind, default: Value, usage: str) -> None:
-        super().__init__(name=name, kind=kind, default=default, usage=usage)
 
 
 class HelpRequested(Exception):  # noqa: N818 - a control-flow signal like Go's flag.ErrHelp, not an error

@@ -4,18 +4,13 @@ Error texts copy Go's (`listen tcp4 127.0.0.1:5000: bind: address already in use
 dockerd shows them to users verbatim.
 """
 
-from __future__ import annotations
-
-import _socket as socket  # not `socket`: its enum import costs milliseconds before readiness
 import errno
 import os
+import socket
 import stat
 
+from proxy.config import Mapping
 from proxy.errors import ListenError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from proxy.config import Mapping
 
 IP_PKTINFO = 8  # Linux value; Python 3.11's socket module lacks the constant
 LISTEN_FD = 4

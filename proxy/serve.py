@@ -34,12 +34,9 @@ def new_proxy(  # noqa: PLR0917 - the factory takes each collaborator explicitly
             return StreamProxy(listener, mapping.container, clock, reactor, pumps, proto="tcp")
 
 
-def serve(config: ProxyConfig, raw_listeners: Sequence[socket.SocketType]) -> None:
+def serve(config: ProxyConfig, listeners: Sequence[socket.socket]) -> None:
     """Serve every mapping on the loop named by the config until a stop signal."""
     log.setup()
-    # The listeners were opened as bare socket objects (socket.SocketType) before readiness, where
-    # the socket module is not imported yet (see proxy.cli).
-    listeners = [socket.socket(fileno=raw.detach()) for raw in raw_listeners]
 
     def start(clock: Clock, reactor: Reactor, stop: Callable[[], None]) -> Callable[[], None]:
         pumps = PUMPS[config.relay]()

@@ -171,8 +171,9 @@ def start(
 
 def listener_fd(index: int) -> int:
     """Where pyproxy adopts the listener of its mapping `index` with -use-listen-fd: fd 4 as
-    dockerd passes it, the others above fd 5 (which its shared mode keeps for the hub)."""
-    return 4 if index == 0 else 5 + index
+    dockerd passes it, the others above fds 5 and 6 (which its shared mode keeps for the hub's
+    pipes; see proxy.standin)."""
+    return 4 if index == 0 else 6 + index
 
 
 def spawn(launch: ProxyLaunch, listeners: Sequence[socket.socket] = ()) -> tuple[int, int]:

@@ -1,5 +1,6 @@
 """Run the installed `pyproxy` (or docker-proxy) exactly as dockerd does: fd 3 pipe, fd 4 socket."""
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -11,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+
+from proxy import invoke
+from proxy.config import LOOP_NAMES
 
 
 def pyproxy_path() -> str:
@@ -225,8 +229,29 @@ def hub_pids(group: str) -> list[int]:
 
 
 def kill_hubs(group: str) -> None:
-    for pid in hub_pids(group):
+    """Kill the group's hubs, and remove the FIFOs and pid files a killed hub leaves behind."""
+    pids = hub_pids(group)
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)  # ours only when a test started it directly
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    remove_hub_files(group)
+
+
+def remove_hub_files(group: str) -> None:
+    """The FIFO and pid file of each of the group's hubs that no longer runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYPROXY_HUB", group)
+        for loop in LOOP_NAMES:
+            fifo, pid_file = invoke.hub_paths(loop)
+            if not invoke.serving(fifo):
+                for path in (fifo, pid_file):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
