@@ -7,7 +7,8 @@ serves its ports, which stands in for the proxy towards dockerd.
   listening sockets it kept when dockerd passed them (-use-listen-fd): one crash never takes
   those ports down. Ports the hub bound itself are bound again.
 
-Runs before readiness, so it imports `fcntl`, `os` and `sys` only.
+Runs before readiness, so it imports `fcntl`, `os` and `sys` only (and `signal` when a stop
+signal was ignored at our start, which a shell could not undo).
 """
 
 import fcntl
@@ -88,4 +89,25 @@ def become_stand_in(
         )
     )
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "pyproxy"
+    _unignore_stop_signals()
     os.execv("/bin/sh", [argv0, "-c", script, argv0, *sys.argv[1:]])
+
+
+STOP_SIGNALS = (2, 15)  # SIGINT, SIGTERM: what dockerd stops a proxy with
+
+
+def _unignore_stop_signals() -> None:
+    """Give the shell SIGINT and SIGTERM at their defaults if we started with them ignored.
+
+    A background job of a non-interactive shell (`dockerd &` in a script, a CI runner) starts
+    with SIGINT ignored, and POSIX shells cannot trap a signal ignored on entry: the stand-in
+    would never stop. docker-proxy stops anyway (Go's signal.Notify un-ignores), so we do too.
+    The kernel's own account (/proc/self/status) decides, so the usual case imports nothing.
+    """
+    with open("/proc/self/status", "rb") as f:
+        ignored = next((int(ln.split()[1], 16) for ln in f if ln.startswith(b"SigIgn:")), 0)
+    if any(ignored & (1 << (sig - 1)) for sig in STOP_SIGNALS):
+        import signal  # noqa: PLC0415 - only in this rare case, before readiness
+
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)

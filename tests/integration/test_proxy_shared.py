@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import free_port
 from tests.support.echo import TCPEcho, recv_exactly
 from tests.support.procs import Proc, all_procs
-from tests.support.proxyproc import ProxyProcess, hub_pids, kill_hubs, tcp_args
+from tests.support.proxyproc import ProxyProcess, hub_pids, kill_hubs, pyproxy_path, tcp_args
 
 
 def served(port: int) -> bool:
@@ -172,3 +172,26 @@ def test_stopping_a_many_mapping_stand_in_frees_all_its_ports(group: str, loop_n
         finally:
             p.close()
             other.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("mode", ["shared", "standalone"])
+def test_stop_signals_work_when_started_with_them_ignored(
+    group: str, loop_name: str, mode: str, sig: int
+) -> None:
+    """A background job of a non-interactive shell (`dockerd &` in a script) starts with SIGINT
+    ignored, and its children inherit that. docker-proxy (Go's signal.Notify) still stops on
+    it; so must we, though a shell cannot trap a signal ignored on entry."""
+    env = {**os.environ, "PYPROXY_HUB": group}
+    with TCPEcho() as echo:
+        port = free_port()
+        args = [*tcp_args("127.0.0.1", port, "127.0.0.1", echo.port), "-loop", loop_name,
+                "-mode", mode]  # fmt: skip
+        ignoring = ["-c", 'trap "" INT TERM; exec "$@"', "sh", pyproxy_path(), *args]
+        p = ProxyProcess(ignoring, binary="/bin/sh", env=env).ready()
+        try:
+            assert served(port)
+            assert p.stop(sig) == 0
+            assert not served(port)
+        finally:
+            p.close()
