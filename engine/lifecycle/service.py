@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import signal
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.events import Event
@@ -30,6 +31,7 @@ from engine.lifecycle.streams import (
 from engine.lifecycle.waits import WAIT_CONDITIONS, wait_for
 
 __all__ = ["WAIT_CONDITIONS", "Engine"]
+LOOKS_AT_ONCE = 8  # records refreshed side by side by `listing`
 
 
 class Engine(LifecycleBase):
@@ -258,18 +260,30 @@ class Engine(LifecycleBase):
 
     def listing(self, everything: bool = False) -> list[ContainerRecord]:
         """Containers for `ps`, brought up to date where no other command holds them."""
+        records = self.store.all()
+        stale = [r for r in records if r.state.status in LIVE or "setup" in r.resources]
+        # Each look is a lock and a round trip to that container's shim, mostly waiting: side
+        # by side, `ps` with 50 running containers takes a fraction of the time.
+        with ThreadPoolExecutor(max(1, min(LOOKS_AT_ONCE, len(stale)))) as pool:
+            fresh = dict(zip([r.id for r in stale], pool.map(self._refreshed, stale), strict=True))
         shown = []
-        for record in self.store.all():
-            if record.state.status in LIVE or "setup" in record.resources:
-                with try_container_lock(self.store.container_dir(record.id)) as held:
-                    if held:
-                        try:
-                            record = self.refresh_locked(self.store.reload(record))
-                        except NoSuchContainerError:
-                            continue
-            if everything or record.state.status in (*LIVE, "restarting"):
-                shown.append(record)
+        for record in records:
+            current = fresh.get(record.id, record)
+            if current is not None and (
+                everything or current.state.status in (*LIVE, "restarting")
+            ):
+                shown.append(current)
         return shown
+
+    def _refreshed(self, record: ContainerRecord) -> ContainerRecord | None:
+        """The record brought up to date, as it is if another command holds it, None if gone."""
+        with try_container_lock(self.store.container_dir(record.id)) as held:
+            if not held:
+                return record
+            try:
+                return self.refresh_locked(self.store.reload(record))
+            except NoSuchContainerError:
+                return None
 
     def boot(self) -> list[ContainerRecord]:
         """What dockerd does when it starts, for a host that has just booted: bring every

@@ -3,6 +3,7 @@ engine's events. The CLI prints them; the API server will frame them (stdcopy or
 so neither the engine nor its requests know about terminals or HTTP.
 """
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from engine.containers.logs import LogEntry
 from engine.containers.store import ContainerStore
 
 FOLLOW_POLL = 0.1  # seconds between looks at a followed log
+TAIL_PROBE = 1 << 16  # bytes looked at for a line being written (the shim writes whole lines)
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,11 @@ class LogCursor:
     ) -> None:
         self.store, self.path, self.container_id, self.request = store, path, container_id, request
         self._seen = ""
+        self._file, self._offset = (0, 0), 0  # the log file (inode, device) and where we are
 
     def first(self) -> list[LogEntry]:
         request = self.request
+        self._mark()  # before reading: what is written meanwhile comes again, filtered by time
         entries = log_reader.read_entries(
             self.path, tail=request.tail, since=request.since, until=request.until
         )
@@ -61,14 +65,45 @@ class LogCursor:
         return self.request.follow and not self.request.until
 
     def more(self) -> tuple[list[LogEntry], bool]:
+        """What was written since, read from where the last look ended (the whole log again
+        only when it was rotated or truncated meanwhile)."""
         try:
             live = self.store.find(self.container_id).state.status in ("running", "paused")
         except NoSuchContainerError:
             live = False
-        new = [e for e in log_reader.read_entries(self.path) if e.time > self._seen]
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return [], live
+        if (st.st_ino, st.st_dev) != self._file or st.st_size < self._offset:
+            self._mark()
+            candidates = log_reader.read_entries(self.path)
+        else:
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read(st.st_size - self._offset)
+            whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+            self._offset += len(whole)
+            candidates = list(log_reader.parse_lines(whole.decode(errors="replace").splitlines()))
+        new = [e for e in candidates if e.time > self._seen]
         if new:
             self._seen = new[-1].time
         return new, live
+
+    def _mark(self) -> None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._file, self._offset = (0, 0), 0
+            return
+        # From the end of the last whole line: one being written is read whole next time.
+        with open(self.path, "rb") as f:
+            f.seek(max(0, st.st_size - TAIL_PROBE))
+            tail = f.read(st.st_size - f.tell())
+        self._file, self._offset = (
+            (st.st_ino, st.st_dev),
+            st.st_size - len(tail.rpartition(b"\n")[2]),
+        )
 
 
 def log_cursor(
