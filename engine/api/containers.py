@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.api import filters, translate
 from engine.api.backend import Backend
-from engine.api.http import HttpError, Reply, Request, Response
+from engine.api.http import Reply, Request, Response
 from engine.api.router import Router
 from engine.containers import views
 from engine.containers.units import parse_signal
@@ -155,13 +155,9 @@ def _prune(engine: Engine) -> list[str]:
 
 
 def _timeout(request: Request) -> int | None:
-    value = request.arg("t") or request.arg("timeout")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise HttpError(400, f"invalid value for t: {value!r}") from None
+    """`t` (or `timeout`, as newer clients spell it); None: the container's own."""
+    name = "t" if request.arg("t") else "timeout"
+    return request.integer(name, 0) if request.arg(name) else None
 
 
 def _signal(request: Request, name: str, default: int | None) -> int | None:

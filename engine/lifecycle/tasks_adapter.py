@@ -102,18 +102,26 @@ class ShimTasks:
 
     def status(self, container_id: str) -> TaskStatus:
         layout = self.layout(container_id)
-        if os.path.isdir(layout.state_dir) and probe(layout):
+        if not os.path.isdir(layout.state_dir):
+            return self._dead(layout)
+        # One round trip, on the connection this engine keeps to the shim (`ps` asks every
+        # running container's): the reply names the shim's container, as a probe's would. A
+        # kept connection may have been closed by a shim since restarted: a fresh one decides.
+        st: dict[str, Any] | None = None
+        for _attempt in range(2):
             try:
                 st = self._client(container_id).state()
+                break
             except ShimUnavailableError:
-                return self._dead(layout)
+                continue
             except TaskNotFoundError:
                 return TaskStatus("unknown")  # a shim started ahead of its task: none yet
-            ended = None
-            if st.get("exit_status") is not None:
-                ended = ExitStatus.from_json({**st, "exited_at": st.get("exited_at") or 0})
-            return TaskStatus(str(st.get("status") or "unknown"), int(st.get("pid") or 0), ended)
-        return self._dead(layout)
+        if st is None or st.get("id") != container_id:
+            return self._dead(layout)
+        ended = None
+        if st.get("exit_status") is not None:
+            ended = ExitStatus.from_json({**st, "exited_at": st.get("exited_at") or 0})
+        return TaskStatus(str(st.get("status") or "unknown"), int(st.get("pid") or 0), ended)
 
     @staticmethod
     def _dead(layout: Layout) -> TaskStatus:
