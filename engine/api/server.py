@@ -12,6 +12,7 @@ import contextlib
 import grp
 import logging
 import os
+import resource
 import signal
 import stat
 from dataclasses import dataclass
@@ -152,6 +153,9 @@ def serve(options: ServiceOptions, config: EngineConfig, backend: Backend) -> No
     # The CLI dies quietly on a closed pipe (`pyengine ps | head`); a server must not: a
     # client or a shim that went away is that request's error only.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    # Each client holds a descriptor, each attachment a log file too: as many as allowed.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     fd = _listen(options.path)
     inode = os.stat(options.path).st_ino
     router = build_router(backend, config)

@@ -3,14 +3,16 @@ everyday calls, Docker's error shapes and statuses, and a server that bad reques
 vanishing clients do not take down."""
 
 import socket
+import subprocess
 import time
 
 import docker
 import docker.errors
 import pytest
 
+from tests.conftest import require_binary
 from tests.support.api_service import ApiService, service_fixture
-from tests.support.engine_cli import EngineEnv, engine_fixture, wait_for
+from tests.support.engine_cli import PYENGINE, EngineEnv, engine_fixture, wait_for
 
 pytestmark = pytest.mark.root
 engine = pytest.fixture(engine_fixture)
@@ -140,3 +142,40 @@ def test_idle_timeout_and_socket_modes(engine: EngineEnv) -> None:
     client.close()
     assert proc.wait(10) == 0
     assert not sock.exists()
+
+
+def test_descriptor_exhaustion_is_survived(engine: EngineEnv) -> None:
+    """More clients than descriptors (a 128 limit): the server waits for some to go, then
+    serves again; it neither dies nor stops accepting for good."""
+    prlimit = require_binary("prlimit")
+    sock = engine.base / "fd.sock"
+    proc = subprocess.Popen(
+        [prlimit, "--nofile=128:128", PYENGINE, "system", "service", "--time", "0",
+         f"unix://{sock}"],
+        env=engine.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    engine.started.append(proc)
+    wait_for(sock.exists, 30, "the socket")
+    held = []
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(sock))  # queued by the kernel even when the server cannot accept
+        held.append(s)
+    time.sleep(1)
+    assert proc.poll() is None
+    for s in held:
+        s.close()
+
+    def pings() -> bool:
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(5)
+                s.connect(str(sock))
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                return s.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+    wait_for(pings, 20, "an answer once the descriptors are back")
+    proc.terminate()
+    assert proc.wait(30) == 0
