@@ -26,6 +26,7 @@ from engine.lifecycle.service import Engine
 from engine.runtime.errors import container_exit_code
 
 STDIN_CHUNK = 65536
+FORGET_AFTER = 300.0  # seconds an ended exec stays inspectable
 Resizer = Callable[[int, int], None]
 
 
@@ -140,9 +141,8 @@ class Execs:
             user=str(body.get("User") or ""),
             tty=bool(body.get("Tty")),
             stdin=bool(body.get("AttachStdin")),
-            console_size=(int(size[0]), int(size[1])) if isinstance(size, list) and all(size)
-            else None,
-        )  # fmt: skip
+            console_size=_console_size(size),
+        )
         attach = frozenset(s for s in ("stdout", "stderr") if body.get(f"Attach{s.title()}"))
         instance = ExecInstance(secrets.token_hex(32), container_id, exec_request, attach)
         self.instances[instance.id] = instance
@@ -205,6 +205,10 @@ class Execs:
             await streams.write_error(str(exc))
         finally:
             instance.running, instance.resizer = False, None
+            # Kept a while for `inspect` (its exit code), then forgotten, as dockerd does.
+            asyncio.get_running_loop().call_later(
+                FORGET_AFTER, self.instances.pop, instance.id, None
+            )
 
     async def _feed(self, streams: HijackedStreams, reader: asyncio.StreamReader,
                     leftover: bytes) -> None:  # fmt: skip
@@ -238,6 +242,20 @@ class Execs:
             if resizer is not None:
                 await self.backend.blocking(lambda: resizer(rows, cols))
         return Reply(200, b"", content_type="text/plain")
+
+
+def _console_size(value: object) -> tuple[int, int] | None:
+    """ConsoleSize `[rows, cols]`; absent or zero is none; anything else is a 400."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and v >= 0 for v in value)
+    ):
+        raise HttpError(400, "invalid ConsoleSize: expected [rows, columns]")
+    rows, cols = value
+    return (rows, cols) if rows and cols else None
 
 
 async def _write_all(fd: int, data: bytes) -> None:
