@@ -89,6 +89,7 @@ class Stream:
     chunks: AsyncIterator[bytes]
     status: int = 200
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,7 +188,7 @@ async def _reply(
 
 
 async def _stream(conn: h11.Connection, writer: asyncio.StreamWriter, stream: Stream) -> None:
-    headers = _head(stream.status, stream.content_type, {})
+    headers = _head(stream.status, stream.content_type, stream.headers)
     await _send(conn, writer, h11.Response(status_code=stream.status, headers=headers))
     async for chunk in stream.chunks:
         if chunk:

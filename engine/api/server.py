@@ -22,6 +22,7 @@ from typing import NoReturn
 import uvloop
 
 from engine.api import http
+from engine.api.archive import Archive
 from engine.api.backend import Backend
 from engine.api.containers import Containers
 from engine.api.execs import Execs
@@ -72,6 +73,7 @@ def build_router(backend: Backend, config: EngineConfig) -> Router:
     Networks(backend).routes(router)
     Volumes(backend).routes(router)
     Stats(backend).routes(router)
+    Archive(backend).routes(router)
     return router
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import urllib.error
+from pathlib import Path
 
 import pytest
 
@@ -271,3 +272,23 @@ def _connections(service: ApiService) -> int:
     """Connections the server holds: its socket's path is on the listener and on each one."""
     found = subprocess.run(["ss", "-xp"], capture_output=True, text=True, check=False).stdout
     return found.count(str(service.socket)) - 1
+
+
+def test_docker_cp_both_ways(service: ApiService, tmp_path: Path) -> None:
+    service.docker_ok("run", "-d", "--name", "box", "busybox", "sh", "-c",
+                      "mkdir -p /data/sub && echo inner > /data/sub/f && echo top > /data/t"
+                      " && ln -s t /data/link && exec sleep 60")  # fmt: skip
+    wait_for(lambda: service.docker("exec", "box", "test", "-L", "/data/link").returncode == 0,
+             10, "the files")  # fmt: skip
+    service.docker_ok("cp", "box:/data/t", str(tmp_path / "t"))
+    assert (tmp_path / "t").read_text() == "top\n"
+    service.docker_ok("cp", "box:/data", str(tmp_path / "d"))
+    assert (tmp_path / "d" / "sub" / "f").read_text() == "inner\n"
+    assert os.readlink(tmp_path / "d" / "link") == "t"
+    (tmp_path / "in.txt").write_text("from the host\n")
+    service.docker_ok("cp", str(tmp_path / "in.txt"), "box:/data/")
+    assert service.docker_ok("exec", "box", "cat", "/data/in.txt") == "from the host\n"
+    missing = service.docker("cp", "box:/nope", str(tmp_path / "x"))
+    # (a 404 to the CLI's HEAD: it says what docker says then)
+    assert missing.returncode == 1 and "No such container:path: box:/nope" in missing.stderr
+    service.docker_ok("rm", "-f", "box")
