@@ -124,7 +124,9 @@ def write_archive(engine: Engine, ref: str, directory: str, tar: bytes) -> None:
     try:
         code = _run(engine, cid, ("tar", "-x", "-f", "-", "-C", directory), streams, True)
     finally:
-        feeder.join()
+        # Ours closed first: a tar that never ran (or stopped reading) leaves the feeder
+        # blocked on a full pipe otherwise; now it gets EPIPE and ends.
         os.close(read_end)
+        feeder.join()
     if code != 0:
         raise EngineError(f"tar in container {ref}: {streams.errors.decode(errors='replace')}")
