@@ -28,6 +28,7 @@ from engine.shim.daemon import launch, set_subreaper
 from engine.shimapi.config import ShimConfig
 from engine.shimapi.errors import InvalidArgumentError, ShimError
 from engine.shimapi.fingerprint import code_fingerprint
+from netns.flock import flocked
 
 
 def socket_path(run_root: str) -> str:
@@ -49,17 +50,22 @@ def start_zygote(argv: list[str]) -> int:
     os.makedirs(run_root, exist_ok=True)
     path = socket_path(run_root)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        listener.bind(path)
-    except OSError:
-        # a zygote answers there, or a dead one left its socket
-        if _answers(path):
-            sys.stdout.write(path + "\n")
-            listener.close()
-            return 0
-        os.unlink(path)
-        listener.bind(path)
-    listener.listen(64)
+    # Bind and listen as one step for every starter of this run root: between another's bind
+    # and its listen, its socket does not answer yet, and taking it for a dead one's left two
+    # zygotes, one on an unlinked path that nothing reached or stopped. (The lock is let go
+    # before the fork: the daemon must not hold it.)
+    with flocked(os.path.join(run_root, "zygote.lock")):
+        try:
+            listener.bind(path)
+        except OSError:
+            # a zygote answers there, or a dead one left its socket
+            if _answers(path):
+                sys.stdout.write(path + "\n")
+                listener.close()
+                return 0
+            os.unlink(path)
+            listener.bind(path)
+        listener.listen(64)
     sys.stdout.flush()
     first = os.fork()
     if first == 0:
