@@ -38,22 +38,19 @@ class Backend:
         return engine
 
     async def call(self, work: Callable[[Engine], T]) -> T:
-        """`work(engine)` in a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: work(self._engine()))
+        """`work(engine)` in a worker thread, with that thread's Engine."""
+        return await self.blocking(lambda: work(self._engine()))
 
     async def images(self, work: Callable[[ImageService], T]) -> T:
         """`work(images)` in a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: work(self._open_images()))
+        return await self.blocking(lambda: work(self._open_images()))
 
     async def networks(self, work: Callable[[NetworkService], T]) -> T:
         """`work(networks)` in a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: work(self._open_networks()))
+        return await self.blocking(lambda: work(self._open_networks()))
 
     async def blocking(self, work: Callable[[], T]) -> T:
-        """Any other blocking call (a pipe write, a log read) in a worker thread."""
+        """Any blocking call in a worker thread (all of the above come here)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     def close(self) -> None:

@@ -25,7 +25,8 @@ def system_cpu_ns() -> int:
     return int(sum(int(v) for v in fields[:8]) * _TICK_NS)
 
 
-def _host_memory() -> int:
+def host_memory() -> int:
+    """The host's RAM in bytes: the limit of a container that has none."""
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
@@ -43,7 +44,7 @@ def sample(engine: Engine, ref: str) -> dict[str, Any]:
         "cpu_stats": {"cpu_usage": {"total_usage": figures["cpu_ns"]},
                       "system_cpu_usage": system_cpu_ns(), "online_cpus": os.cpu_count() or 1},
         "memory_stats": {"usage": figures["memory"],
-                         "limit": figures["memory_limit"] or _host_memory()},
+                         "limit": figures["memory_limit"] or host_memory()},
         "pids_stats": {"current": figures["pids"]},
         "blkio_stats": {}, "networks": {}, "live": record.state.status in LIVE,
     }  # fmt: skip

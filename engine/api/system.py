@@ -19,6 +19,7 @@ from engine.api.http import (
     Stream,
 )
 from engine.api.router import Router
+from engine.api.stats import host_memory
 from engine.api.translate import list_entry
 from engine.config import EngineConfig
 from engine.lifecycle.service import Engine
@@ -93,7 +94,7 @@ class System:
             "ServerVersion": ENGINE_VERSION, "Name": uname.node,
             "OperatingSystem": "Linux", "OSType": "linux", "Architecture": uname.machine,
             "KernelVersion": uname.release, "NCPU": os.cpu_count() or 1,
-            "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "MemTotal": host_memory(),
             "DefaultRuntime": self.config.default_runtime,
             "Runtimes": {name: {"path": e.path} for name, e in self.config.runtimes.items()},
             "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",

@@ -11,7 +11,7 @@ import docker.errors
 import pytest
 
 from tests.conftest import require_binary
-from tests.support.api_service import ApiService, service_fixture
+from tests.support.api_service import ApiService, answers_ping, service_fixture
 from tests.support.engine_cli import PYENGINE, EngineEnv, engine_fixture, wait_for
 
 pytestmark = pytest.mark.root
@@ -166,16 +166,6 @@ def test_descriptor_exhaustion_is_survived(engine: EngineEnv) -> None:
     for s in held:
         s.close()
 
-    def pings() -> bool:
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(5)
-                s.connect(str(sock))
-                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
-                return s.recv(64).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
-
-    wait_for(pings, 20, "an answer once the descriptors are back")
+    wait_for(lambda: answers_ping(sock), 20, "an answer once the descriptors are back")
     proc.terminate()
     assert proc.wait(30) == 0

@@ -101,16 +101,21 @@ def start_service(engine: EngineEnv) -> ApiService:
     service = ApiService(engine, proc, sock, config_dir)
     # Until it answers: the path alone may be a stale socket that a killed server left.
     deadline = time.monotonic() + 30
-    while not _answers(service):
+    while not answers_ping(service.socket):
         assert proc.poll() is None, f"service exited {proc.returncode}: {log.read_text()}"
         assert time.monotonic() < deadline, "the service did not answer within 30 s"
         time.sleep(0.02)
     return service
 
 
-def _answers(service: ApiService) -> bool:
+def answers_ping(sock: Path, timeout: float = 5) -> bool:
+    """Whether a server on `sock` answers `GET /_ping` with 200 (False if it cannot)."""
     try:
-        return service.request("GET", "/_ping") == (200, b"OK")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(str(sock))
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
 
