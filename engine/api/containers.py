@@ -22,8 +22,12 @@ NOT_MODIFIED = Reply(304)
 
 def inspect_record(engine: Engine, ref: str) -> dict[str, Any]:
     with engine.locked(ref) as record:
-        data = views.inspect(record, str(engine.log_path(record.id)), engine.proxy_state(record))
-    data["Mounts"] = []
+        data = views.inspect(
+            record,
+            str(engine.log_path(record.id)),
+            engine.proxy_state(record),
+            str(engine.volumes.dir),
+        )
     data["NetworkSettings"]["Networks"] = translate.list_entry(record, 0)["NetworkSettings"][
         "Networks"
     ]
@@ -61,13 +65,15 @@ class Containers:
         everything = request.flag("all")
         limit = request.integer("limit", -1)
         wanted = filters.parse(request.arg("filters"))
-        records = await self.backend.call(lambda engine: engine.listing(everything or limit > 0))
+        records, volumes_dir = await self.backend.call(
+            lambda engine: (engine.listing(everything or limit > 0), str(engine.volumes.dir))
+        )
         records = [r for r in records if filters.container_matches(r, wanted)]
         records.sort(key=lambda r: r.created, reverse=True)
         if limit > 0:
             records = records[:limit]
         now = time.time()
-        return Reply(200, [translate.list_entry(r, now) for r in records])
+        return Reply(200, [translate.list_entry(r, now, volumes_dir) for r in records])
 
     async def inspect(self, request: Request, ref: str) -> Response:
         return Reply(200, await self.backend.call(lambda engine: inspect_record(engine, ref)))
@@ -139,8 +145,8 @@ class Containers:
         return Reply(200, {"ContainersDeleted": removed or None, "SpaceReclaimed": 0})
 
     async def remove(self, request: Request, ref: str) -> Response:
-        force = request.flag("force")
-        await self.backend.call(lambda engine: engine.remove(ref, force=force))
+        force, volumes = request.flag("force"), request.flag("v")
+        await self.backend.call(lambda engine: engine.remove(ref, force=force, volumes=volumes))
         return NO_CONTENT
 
 

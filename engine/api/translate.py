@@ -4,7 +4,9 @@ A create body becomes the same `RunFlags` the CLI builds from its flags, so both
 go through one validation (`containers.request.build_request`) and make the same record.
 """
 
+import csv
 import hashlib
+import io
 from typing import Any
 
 from engine.api.http import HttpError
@@ -12,7 +14,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
-from engine.containers.views import labels
+from engine.containers.views import labels, mounts
 
 
 def strings(value: Any, what: str) -> tuple[str, ...]:
@@ -64,6 +66,49 @@ def _restart(policy: Any) -> str:
     return f"{name}:{retries}" if name == "on-failure" and retries else str(name)
 
 
+def _mount_flag(item: Any) -> str:
+    """One HostConfig.Mounts object as the `--mount` value the CLI would pass (CSV-quoted:
+    a path may hold a comma)."""
+    if not isinstance(item, dict):
+        raise HttpError(400, "invalid Mounts: expected a list of objects")
+    fields = [f"type={item.get('Type') or 'volume'}", f"target={item.get('Target') or ''}"]
+    if item.get("Source"):
+        fields.append(f"source={item['Source']}")
+    if item.get("ReadOnly"):
+        fields.append("readonly")
+    bind = item.get("BindOptions") or {}
+    if isinstance(bind, dict) and bind.get("Propagation"):
+        fields.append(f"bind-propagation={bind['Propagation']}")
+    volume = item.get("VolumeOptions") or {}
+    if isinstance(volume, dict):
+        if volume.get("NoCopy"):
+            fields.append("volume-nocopy")
+        fields += [f"volume-label={k}={v}" for k, v in (volume.get("Labels") or {}).items()]
+        driver = volume.get("DriverConfig") or {}
+        if isinstance(driver, dict):
+            if driver.get("Name"):
+                fields.append(f"volume-driver={driver['Name']}")
+            fields += [f"volume-opt={k}={v}" for k, v in (driver.get("Options") or {}).items()]
+    tmpfs = item.get("TmpfsOptions") or {}
+    if isinstance(tmpfs, dict):
+        if tmpfs.get("SizeBytes"):
+            fields.append(f"tmpfs-size={int(tmpfs['SizeBytes'])}")
+        if tmpfs.get("Mode"):
+            fields.append(f"tmpfs-mode={int(tmpfs['Mode']):o}")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(fields)
+    return out.getvalue()
+
+
+def _tmpfs(value: Any) -> tuple[str, ...]:
+    """HostConfig.Tmpfs, {"/run": "size=64m"}, as `--tmpfs` values."""
+    if not value:
+        return ()
+    if not isinstance(value, dict):
+        raise HttpError(400, "invalid Tmpfs: expected an object")
+    return tuple(f"{path}:{opts}" if opts else str(path) for path, opts in value.items())
+
+
 def create_flags(body: Any, name: str) -> RunFlags:
     """POST /containers/create: Config at the top level, HostConfig inside it."""
     if not isinstance(body, dict):
@@ -110,6 +155,12 @@ def create_flags(body: Any, name: str) -> RunFlags:
         pids_limit=_typed(host, "PidsLimit", int, 0) or 0,
         stop_signal=_typed(body, "StopSignal", str, ""),
         stop_timeout=stop_timeout if isinstance(stop_timeout, int) else None,
+        # Config.Volumes ({"/data": {}}) asks for anonymous volumes, as `-v /data` does.
+        volumes=strings(host.get("Binds"), "Binds") + tuple(_typed(body, "Volumes", dict, {})),
+        mounts=tuple(_mount_flag(m) for m in _typed(host, "Mounts", list, [])),
+        tmpfs=_tmpfs(host.get("Tmpfs")),
+        read_only=_typed(host, "ReadonlyRootfs", bool, False),
+        volumes_from=strings(host.get("VolumesFrom"), "VolumesFrom"),
     )
 
 
@@ -117,7 +168,7 @@ def _network(mode: str) -> str:
     return "bridge" if mode in ("", "default") else mode
 
 
-def list_entry(record: ContainerRecord, now: float) -> dict[str, Any]:
+def list_entry(record: ContainerRecord, now: float, volumes_dir: str = "") -> dict[str, Any]:
     """One container as GET /containers/json lists it."""
     st, cfg = record.state, record.config
     ports = [
@@ -142,7 +193,7 @@ def list_entry(record: ContainerRecord, now: float) -> dict[str, Any]:
         "Status": status_text(record, now),
         "HostConfig": {"NetworkMode": record.host.network},
         "NetworkSettings": {"Networks": _networks(record)},
-        "Mounts": [],
+        "Mounts": mounts(record, volumes_dir),
     }
 
 

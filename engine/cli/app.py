@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "events": "engine.cli.queries:events",
     "exec": "engine.cli.queries:exec_",
     "system": "engine.cli.system:system",
+    "volume": "engine.cli.volume:volume",
 }
 
 

@@ -67,6 +67,15 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--pids-limit", type=int, default=0, help="Tune container pids limit (-1 for unlimited)"
         ),
+        click.option("-v", "--volume", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", multiple=True, help="Attach a filesystem mount to the container"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option(
+            "--read-only", is_flag=True, help="Mount the container's root filesystem as read only"
+        ),
+        click.option(
+            "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)"
+        ),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
         click.option(
             "--log-opt", multiple=True, help="json-file options: max-size=SIZE, max-file=N"
@@ -119,6 +128,11 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         stop_timeout=values["stop_timeout"],
         labels=tuple(values["label"]),
         aliases=tuple(values["network_alias"]),
+        volumes=tuple(values["volume"]),
+        mounts=tuple(values["mount"]),
+        tmpfs=tuple(values["tmpfs"]),
+        read_only=values["read_only"],
+        volumes_from=tuple(values["volumes_from"]),
     )
 
 
@@ -241,11 +255,13 @@ def unpause(containers: tuple[str, ...]) -> None:
 
 @click.command("rm")
 @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
-@click.option("-v", "--volumes", is_flag=True, help="Accepted for compatibility (no volumes)")
+@click.option(
+    "-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container"
+)
 @click.argument("containers", nargs=-1, required=True)
 def rm(force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
-    _each(containers, lambda ref: open_engine().remove(ref, force))
+    _each(containers, lambda ref: open_engine().remove(ref, force, volumes))
 
 
 @click.command("rename")

@@ -9,6 +9,7 @@ from engine.images.service import ImageService
 from engine.lifecycle.adapters import build_engine
 from engine.lifecycle.image_users import image_users
 from engine.lifecycle.service import Engine
+from engine.lifecycle.volumes import VolumeService
 from engine.private import ensure_private_roots
 
 
@@ -32,3 +33,9 @@ def open_images() -> ImageService:
     listing images on a fresh host leaves no directory behind."""
     root = Path(default_root())
     return ImageService(root, image_users(root))
+
+
+def open_volumes() -> VolumeService:
+    """The volumes of the engine's root, with its containers as their users."""
+    engine = open_engine()
+    return VolumeService(engine.store, engine.volumes)

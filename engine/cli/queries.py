@@ -47,7 +47,10 @@ def inspect(containers: tuple[str, ...]) -> None:
             with engine.locked(ref) as record:
                 found.append(
                     views.inspect(
-                        record, str(engine.log_path(record.id)), engine.proxy_state(record)
+                        record,
+                        str(engine.log_path(record.id)),
+                        engine.proxy_state(record),
+                        str(engine.volumes.dir),
                     )
                 )
         except NoSuchContainerError:

@@ -7,6 +7,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.containers import mounts
+from engine.containers.mounts import MountSpec
 from engine.containers.ports import PortBinding
 from engine.containers.restart import RestartPolicy
 
@@ -51,6 +53,10 @@ class HostConfig:
     log_max_file: int = 1
     # Other names its peers on a user network know it by (--network-alias; compose's service).
     aliases: tuple[str, ...] = ()
+    # -v, --mount, --tmpfs and the image's VOLUMEs; create names every volume.
+    mounts: tuple[MountSpec, ...] = ()
+    read_only: bool = False
+    volumes_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,8 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     host["ports"] = _bindings(host["ports"])
     host["restart"] = RestartPolicy(**host["restart"])
     host["aliases"] = tuple(host.get("aliases") or ())
+    host["mounts"] = mounts.from_json(host.get("mounts") or ())
+    host["volumes_from"] = tuple(host.get("volumes_from") or ())
     state = dict(data["state"])
     state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}

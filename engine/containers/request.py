@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.containers import names, units
+from engine.containers import mounts, names, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
 from engine.containers.record import ContainerConfig, HostConfig
@@ -45,6 +45,11 @@ class RunFlags:
     log_opts: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()  # -v
+    mounts: tuple[str, ...] = ()  # --mount
+    tmpfs: tuple[str, ...] = ()  # --tmpfs
+    read_only: bool = False
+    volumes_from: tuple[str, ...] = ()  # CONTAINER[:ro|rw]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,7 @@ class ImageDefaults:
     user: str = ""
     exposed: tuple[str, ...] = ()
     stop_signal: str = ""
+    volumes: tuple[str, ...] = ()  # the image's VOLUMEs: an anonymous volume each
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,16 @@ def build_request(
         raise InvalidOptionError(
             "network-scoped alias is supported only for containers in user defined networks"
         )
+    specs = mounts.parse_all(flags.volumes, flags.mounts, flags.tmpfs)
+    for target in image.volumes:
+        # Docker gives each VOLUME of the image an anonymous volume unless a flag mounts there.
+        path = target.rstrip("/") or "/"
+        if path != "/" and all(s.target != path for s in specs):
+            specs += (mounts.MountSpec("volume", path, origin=mounts.FROM_IMAGE),)
+    for ref in flags.volumes_from:
+        mode = ref.partition(":")[2]  # a container's name has no colon
+        if mode not in ("", "ro", "rw"):
+            raise InvalidOptionError(f"invalid mode: {mode}")
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -199,5 +215,8 @@ def build_request(
         log_max_size=log_max_size,
         log_max_file=log_max_file,
         aliases=tuple(dict.fromkeys(flags.aliases)),
+        mounts=specs,
+        read_only=flags.read_only,
+        volumes_from=flags.volumes_from,
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

@@ -3,6 +3,7 @@
 import datetime
 from typing import Any
 
+from engine.containers.mounts import FROM_MOUNT_FLAG, FROM_TMPFS_FLAG, FROM_VOLUME_FLAG
 from engine.containers.ports import PortBinding
 from engine.containers.record import ContainerRecord, HostConfig
 from engine.containers.status import StatusFacts, status_text
@@ -94,8 +95,54 @@ def rfc3339(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
 
 
+def mounts(record: ContainerRecord, volumes_dir: str) -> list[dict[str, Any]]:
+    """Docker's `Mounts`: each bind, volume and tmpfs with where it comes from; a volume's
+    data is `volumes_dir/NAME/_data`."""
+    out: list[dict[str, Any]] = []
+    for m in record.host.mounts:
+        entry: dict[str, Any] = {"Type": m.type}
+        if m.type == "volume":
+            entry |= {"Name": m.source, "Source": f"{volumes_dir}/{m.source}/_data"}
+        else:
+            entry["Source"] = m.source
+        entry |= {"Destination": m.target, "Mode": m.mode_text(), "RW": not m.readonly}
+        if m.type == "volume":
+            entry["Driver"] = "local"
+        entry["Propagation"] = (m.propagation or "rprivate") if m.type == "bind" else ""
+        out.append(entry)
+    return out
+
+
+def _host_mounts(host: HostConfig) -> dict[str, Any]:
+    """HostConfig's Binds (`-v`), Mounts (`--mount`), Tmpfs, VolumesFrom and ReadonlyRootfs."""
+    binds, mounted, tmpfs = [], [], {}
+    for m in host.mounts:
+        if m.origin == FROM_VOLUME_FLAG and not m.anonymous:
+            mode = m.mode_text()
+            binds.append(f"{m.source}:{m.target}" + (f":{mode}" if mode else ""))
+        elif m.origin == FROM_MOUNT_FLAG:
+            item: dict[str, Any] = {"Type": m.type, "Target": m.target}
+            if m.source and not m.anonymous:
+                item["Source"] = m.source
+            if m.readonly:
+                item["ReadOnly"] = True
+            mounted.append(item)
+        elif m.origin == FROM_TMPFS_FLAG:
+            tmpfs[m.target] = ",".join(m.tmpfs_options)
+    return {
+        "Binds": binds or None,
+        "Mounts": mounted or None,
+        "Tmpfs": tmpfs or None,
+        "VolumesFrom": list(host.volumes_from) or None,
+        "ReadonlyRootfs": host.read_only,
+    }
+
+
 def inspect(
-    record: ContainerRecord, log_path: str, proxy: dict[str, object] | None = None
+    record: ContainerRecord,
+    log_path: str,
+    proxy: dict[str, object] | None = None,
+    volumes_dir: str = "",
 ) -> dict[str, Any]:
     """The parts of `docker inspect` users script against, under Docker's keys; `proxy` (our
     own key, `NetworkSettings.PortProxy`) is the state of the proxy serving its ports."""
@@ -145,7 +192,9 @@ def inspect(
             },
             "PublishAllPorts": host.publish_all,
             "LogConfig": {"Type": "json-file", "Config": _log_options(host)},
+            **_host_mounts(host),
         },
+        "Mounts": mounts(record, volumes_dir),
         "Config": {
             "Image": cfg.image,
             "Cmd": list(cfg.cmd),
@@ -159,6 +208,7 @@ def inspect(
             "StopTimeout": cfg.stop_timeout,
             "ExposedPorts": {p: {} for p in cfg.exposed},
             "Labels": labels(record),
+            "Volumes": {m.target: {} for m in host.mounts if m.anonymous} or None,
         },
         "NetworkSettings": {
             "IPAddress": st.ip_address,

@@ -26,6 +26,7 @@ class ImageConfig:
     exposed_ports: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
     stop_signal: str = ""
+    volumes: tuple[str, ...] = ()  # VOLUME: where each container gets an anonymous volume
 
     def to_json(self) -> dict[str, Any]:
         """Docker's spelling of the same fields, omitting the empty ones."""
@@ -46,6 +47,8 @@ class ImageConfig:
             out["Labels"] = dict(self.labels)
         if self.stop_signal:
             out["StopSignal"] = self.stop_signal
+        if self.volumes:
+            out["Volumes"] = {path: {} for path in self.volumes}
         return out
 
 
@@ -120,8 +123,11 @@ def parse_config(blob: bytes) -> tuple[ImageConfig, tuple[str, ...], dict[str, A
         raise InvalidArchiveError("invalid image config: config is not an object")
     ports = conf.get("ExposedPorts") or {}
     labels = conf.get("Labels") or {}
-    if not isinstance(ports, dict) or not isinstance(labels, dict):
-        raise InvalidArchiveError("invalid image config: ExposedPorts or Labels is not an object")
+    volumes = conf.get("Volumes") or {}
+    if not all(isinstance(x, dict) for x in (ports, labels, volumes)):
+        raise InvalidArchiveError(
+            "invalid image config: ExposedPorts, Labels or Volumes is not an object"
+        )
     config = ImageConfig(
         env=_strings(conf.get("Env"), "Env"),
         cmd=_strings(conf.get("Cmd"), "Cmd"),
@@ -131,6 +137,7 @@ def parse_config(blob: bytes) -> tuple[ImageConfig, tuple[str, ...], dict[str, A
         exposed_ports=tuple(sorted(str(p) for p in ports)),
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         stop_signal=_string(conf.get("StopSignal"), "StopSignal"),
+        volumes=tuple(sorted(str(p) for p in volumes)),
     )
     return config, diff_ids, doc
 

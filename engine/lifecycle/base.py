@@ -18,12 +18,13 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags, build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle, hosts
+from engine.lifecycle import bundle, hosts, mountpoints, volumes
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
 from engine.ports import allocate, proxyproc
 from engine.runtime.errors import container_exit_code
+from engine.volumes.store import VolumeStore
 
 LIVE = ("running", "paused")
 # Docker waits this long after a stop signal that could not be sent, then kills.
@@ -47,6 +48,7 @@ class LifecycleBase:
     ) -> None:
         self.root = root
         self.store = ContainerStore(root)
+        self.volumes = VolumeStore(root)
         self.images = images
         self.networks = networks
         self.tasks = tasks
@@ -101,7 +103,7 @@ class LifecycleBase:
         network = request.host.network
         if network not in ("none", "host") and not self.networks.exists(network):
             raise EngineError(f"network {network} not found")
-        with self.store.locked():
+        with self.store.locked(), contextlib.ExitStack() as undo:
             taken = {r.name for r in self.store.all()}
             name = request.name
             while not name or (not request.name and name in taken):
@@ -111,9 +113,10 @@ class LifecycleBase:
                 name=name,
                 created=self.clock(),
                 config=request.config,
-                host=request.host,
+                host=volumes.name_volumes(request.host, self.store, self.volumes, undo),
             )
             self.store.add(record)
+            undo.pop_all()
         self._event("create", record)
         return record
 
@@ -184,7 +187,8 @@ class LifecycleBase:
                     self.networks.publish(host.network, cid, ip, bindings)
                 peers = hosts.peers_for(self.store, host.network, cid) if ip else []
                 bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
-                bundle.write(record, self.bundle_dir(cid), rootfs, netns_path)
+                mounts = mountpoints.prepare(record.host.mounts, rootfs, self.volumes)
+                bundle.write(record, self.bundle_dir(cid), rootfs, netns_path, mounts)
                 resources = dict(record.resources)
                 proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
                 if bindings:

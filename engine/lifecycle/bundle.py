@@ -104,8 +104,15 @@ def write_etc(
     (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf")))
 
 
-def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str | None) -> Path:
-    """config.json for this container; returns its path."""
+def write(
+    record: ContainerRecord,
+    bundle: Path,
+    rootfs: Path,
+    netns_path: str | None,
+    user_mounts: Sequence[dict[str, Any]] = (),
+) -> Path:
+    """config.json for this container, with the OCI mounts of its volumes, binds and tmpfs
+    (`mountpoints.prepare`) after the engine's own; returns its path."""
     cfg, host = record.config, record.host
     args = cfg.entrypoint + cfg.cmd
     mounts: list[dict[str, Any]] = []
@@ -122,6 +129,7 @@ def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str |
                 {"destination": f"/etc/{name}", "type": "bind", "source": str(source),
                  "options": ["rbind", "rprivate"]}
             )  # fmt: skip
+    mounts.extend(user_mounts)
     uid, gid = resolve_user(rootfs, cfg.user)
     env = cfg.env if any(e.startswith("PATH=") for e in cfg.env) else (*spec.DEFAULT_ENV, *cfg.env)
     if cfg.tty and not any(e.startswith("TERM=") for e in env):
@@ -140,6 +148,7 @@ def write(record: ContainerRecord, bundle: Path, rootfs: Path, netns_path: str |
         rlimits={"RLIMIT_NOFILE": _nofile()},
         capabilities=DOCKER_CAPS,
         extra_mounts=tuple(mounts),
+        readonly_rootfs=host.read_only,
         memory_limit=host.memory or None,
         pids_limit=host.pids_limit if host.pids_limit > 0 else None,
     )

@@ -33,6 +33,7 @@ class StoreImages:
                 user=c.user,
                 exposed=c.exposed_ports,
                 stop_signal=c.stop_signal,
+                volumes=c.volumes,
             ),
         )
 

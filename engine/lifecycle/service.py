@@ -28,6 +28,7 @@ from engine.lifecycle.streams import (
     log_cursor,
     log_entries,
 )
+from engine.lifecycle.volumes import remove_anonymous
 from engine.lifecycle.waits import WAIT_CONDITIONS, wait_for
 
 __all__ = ["WAIT_CONDITIONS", "Engine"]
@@ -187,8 +188,9 @@ class Engine(LifecycleBase):
         with self.locked(record.id) as current:
             return self._start_locked(current.with_state(restart_count=0))
 
-    def remove(self, ref: str, force: bool = False) -> ContainerRecord:
-        """Remove a stopped container; `force` kills a live one first."""
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
+        """Remove a stopped container; `force` kills a live one first; `volumes` (and `--rm`)
+        its anonymous volumes too."""
         with self.locked(ref) as record:
             if record.state.status == "paused" and not force:
                 raise ConflictError(
@@ -211,7 +213,10 @@ class Engine(LifecycleBase):
                 record = self._finish_locked(record, status)
             self.store.write(record.with_state(status="removing"), durable=False)
             self._teardown(record, remove=True)
-            self.store.remove(record.id)
+            with self.store.locked():
+                self.store.remove(record.id)
+                if volumes or record.host.auto_remove:
+                    remove_anonymous(record, self.store, self.volumes)
         self._event("destroy", record)
         return record
 

@@ -531,6 +531,12 @@ def close_env(env: EngineEnv) -> None:
                 ]
                 if errors:
                     problems.append(f"rm -f exited {done.returncode}: {errors}")
+            # Volumes go by the engine's own command too (a tmpfs or bind volume is a mount).
+            volumes = env("volume", "ls", "-q").stdout.split()
+            if volumes:
+                done = env("volume", "rm", "-f", *volumes, timeout=TIMEOUT)
+                if done.returncode != 0:
+                    problems.append(f"volume rm -f exited {done.returncode}: {done.stderr}")
             # Exit commands started by the kills finish on their own (a proxy left behind
             # would not: it is reported below, without waiting for it).
             residents = env.residents()
