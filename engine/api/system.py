@@ -24,6 +24,7 @@ from engine.api.translate import list_entry
 from engine.config import EngineConfig
 from engine.lifecycle.service import Engine
 from engine.lifecycle.streams import EventsRequest
+from engine.lifecycle.volumes import VolumeService
 
 ENGINE_VERSION = "20.10.24-pyengine"
 
@@ -103,14 +104,19 @@ class System:
 
     async def disk_usage(self, request: Request) -> Response:
         now = time.time()
-        records = await self.backend.call(lambda engine: engine.listing(everything=True))
+        records, volumes = await self.backend.call(
+            lambda engine: (
+                engine.listing(everything=True),
+                VolumeService(engine.store, engine.volumes).listing(size=True),
+            )
+        )
         images = await self.backend.images(lambda service: service.images())
         return Reply(200, {
             "LayersSize": sum(image.size for image in images),
             "Images": [images_api.list_entry(image) for image in images],
             "Containers": [{**list_entry(r, now), "SizeRw": 0, "SizeRootFs": 0}
                            for r in records],
-            "Volumes": [], "BuildCache": [],
+            "Volumes": [v.to_json() for v in volumes], "BuildCache": [],
         })  # fmt: skip
 
     async def events(self, request: Request) -> Response:

@@ -155,8 +155,10 @@ def create_flags(body: Any, name: str) -> RunFlags:
         pids_limit=_typed(host, "PidsLimit", int, 0) or 0,
         stop_signal=_typed(body, "StopSignal", str, ""),
         stop_timeout=stop_timeout if isinstance(stop_timeout, int) else None,
-        # Config.Volumes ({"/data": {}}) asks for anonymous volumes, as `-v /data` does.
-        volumes=strings(host.get("Binds"), "Binds") + tuple(_typed(body, "Volumes", dict, {})),
+        # Config.Volumes ({"/data": {}}) asks for anonymous volumes, as `-v /data` does,
+        # where nothing else mounts.
+        volumes=strings(host.get("Binds"), "Binds"),
+        anonymous_volumes=tuple(_typed(body, "Volumes", dict, {})),
         mounts=tuple(_mount_flag(m) for m in _typed(host, "Mounts", list, [])),
         tmpfs=_tmpfs(host.get("Tmpfs")),
         read_only=_typed(host, "ReadonlyRootfs", bool, False),

@@ -50,6 +50,9 @@ class RunFlags:
     tmpfs: tuple[str, ...] = ()  # --tmpfs
     read_only: bool = False
     volumes_from: tuple[str, ...] = ()  # CONTAINER[:ro|rw]
+    # The API's Config.Volumes: anonymous volumes where no other mount is (docker-py sends
+    # every bind's target here too).
+    anonymous_volumes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +176,12 @@ def build_request(
             "network-scoped alias is supported only for containers in user defined networks"
         )
     specs = mounts.parse_all(flags.volumes, flags.mounts, flags.tmpfs)
-    for target in image.volumes:
+    wanted = [(t, mounts.FROM_VOLUME_FLAG) for t in flags.anonymous_volumes]
+    for target, origin in wanted + [(t, mounts.FROM_IMAGE) for t in image.volumes]:
         # Docker gives each VOLUME of the image an anonymous volume unless a flag mounts there.
         path = target.rstrip("/") or "/"
         if path != "/" and all(s.target != path for s in specs):
-            specs += (mounts.MountSpec("volume", path, origin=mounts.FROM_IMAGE),)
+            specs += (mounts.MountSpec("volume", path, origin=origin),)
     for ref in flags.volumes_from:
         mode = ref.partition(":")[2]  # a container's name has no colon
         if mode not in ("", "ro", "rw"):
