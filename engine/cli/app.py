@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
         for name in ("create", "run", "start", "stop", "kill", "restart", "pause", "unpause")
     },
     "rm": "engine.cli.containers:rm",
+    "attach": "engine.cli.containers:attach",
     "wait": "engine.cli.containers:wait",
     "rename": "engine.cli.containers:rename_",
     "_exited": "engine.cli.containers:exited",

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from engine.cli.attach import attach_until_exit
+from engine.cli.attach import DEFAULT_DETACH_KEYS, attach_until_exit, parse_detach_keys
 from engine.cli.context import config, open_engine
 from engine.cli.exitcodes import CommandRefusedError, RunFailedError
 from engine.containers.errors import InvalidOptionError, NoSuchContainerError
@@ -18,6 +18,8 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.units import parse_signal
 from engine.errors import EngineError
+from engine.lifecycle.attach import log_size
+from engine.lifecycle.base import LIVE
 from engine.lifecycle.rename import rename
 
 # Options end at the image name: `run busybox ls -l` passes `-l` to ls.
@@ -160,24 +162,52 @@ def create(**values: Any) -> None:
     click.echo(_create(values).id)
 
 
+def _sig_proxy_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--sig-proxy",
+        type=click.BOOL,
+        default=True,
+        is_flag=False,
+        flag_value=True,
+        help="Proxy received signals to the process (default true)",
+    )(f)
+
+
+def _detach_keys_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--detach-keys",
+        default=DEFAULT_DETACH_KEYS,
+        help="Override the key sequence for detaching a container",
+    )(f)
+
+
+def _exit_attached(code: int | None) -> None:
+    """The attached container's code; 0 when the detach keys left it running (as docker)."""
+    raise click.exceptions.Exit(0 if code is None else code)
+
+
 @click.command("run", context_settings=COMMAND_LINE)
 @click.option(
     "-d", "--detach", is_flag=True, help="Run container in background and print container ID"
 )
+@_sig_proxy_option
+@_detach_keys_option
 @_run_options
-def run(detach: bool, **values: Any) -> None:
+def run(detach: bool, sig_proxy: bool, detach_keys: str, **values: Any) -> None:
     """Create and run a new container from an image."""
     engine = open_engine()
     record = _create(values, detach)
-    size = None
-    if values["tty"] and os.isatty(0):
-        terminal = os.get_terminal_size(0)
-        size = (terminal.lines, terminal.columns)
-    record = engine.start(record.id, size)  # with --rm, a failed start removes it
+    record = engine.start(
+        record.id, _terminal_size() if values["tty"] else None
+    )  # with --rm, a failed start removes it
     if detach:
         click.echo(record.id)
         return
-    code = attach_until_exit(engine, record, stdin=values["interactive"])
+    code = attach_until_exit(
+        engine, record, stdin=values["interactive"], sig_proxy=sig_proxy, detach_keys=detach_keys
+    )
+    if code is None:
+        raise click.exceptions.Exit(0)  # detached: it runs on (--rm removes it when it exits)
     if record.host.auto_remove:
         # docker run --rm returns once the container is gone (the CLI waits for "removed"):
         # remove it here unless the exit command got there first.
@@ -202,10 +232,69 @@ def _each(refs: tuple[str, ...], action: Callable[[str], object]) -> None:
 
 
 @click.command("start")
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@_detach_keys_option
 @click.argument("containers", nargs=-1, required=True)
-def start(containers: tuple[str, ...]) -> None:
+def start(attach: bool, interactive: bool, detach_keys: str, containers: tuple[str, ...]) -> None:
     """Start one or more stopped containers."""
-    _each(containers, open_engine().start)
+    if not (attach or interactive):
+        _each(containers, open_engine().start)
+        return
+    if len(containers) > 1:
+        raise CommandRefusedError("you cannot start and attach multiple containers at once")
+    engine = open_engine()
+    with _as_refusal():
+        parse_detach_keys(detach_keys)
+        record = engine.store.find(containers[0])
+        offset = log_size(engine.log_path(record.id))  # this start's output, not the last
+        size = _terminal_size() if record.config.tty else None
+        record = engine.start(record.id, size)
+    stdin = interactive and record.config.open_stdin
+    _exit_attached(attach_until_exit(engine, record, stdin, offset=offset, detach_keys=detach_keys))
+
+
+@click.command("attach")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN")
+@_sig_proxy_option
+@_detach_keys_option
+@click.argument("container")
+def attach(no_stdin: bool, sig_proxy: bool, detach_keys: str, container: str) -> None:
+    """Attach local standard input, output, and error streams to a running container."""
+    engine = open_engine()
+    with _as_refusal():
+        parse_detach_keys(detach_keys)
+    with _as_refusal(), engine.locked(container) as record:
+        if record.state.status not in LIVE:
+            raise CommandRefusedError("You cannot attach to a stopped container, start it first")
+        if record.state.status == "paused":
+            raise CommandRefusedError("You cannot attach to a paused container, unpause it first")
+        offset = log_size(engine.log_path(record.id))
+    size = _terminal_size() if record.config.tty else None
+    if size is not None:
+        with contextlib.suppress(EngineError):
+            engine.tasks.resize(record.id, *size)
+    stdin = record.config.open_stdin and not no_stdin
+    code = attach_until_exit(
+        engine, record, stdin, sig_proxy=sig_proxy, offset=offset, detach_keys=detach_keys
+    )
+    _exit_attached(code)
+
+
+def _terminal_size() -> tuple[int, int] | None:
+    if not os.isatty(0):
+        return None
+    terminal = os.get_terminal_size(0)
+    return terminal.lines, terminal.columns
+
+
+@contextlib.contextmanager
+def _as_refusal() -> Iterator[None]:
+    """docker start -a and attach exit 1 when the daemon refuses."""
+    try:
+        yield
+    except EngineError as exc:
+        raise CommandRefusedError(str(exc)) from exc
 
 
 @click.command("stop")

@@ -66,21 +66,15 @@ def _forward_signals(worker: int) -> None:
     """What a terminal or a supervisor sends the command goes to its worker, each in turn."""
     import signal  # noqa: PLC0415 - `pybridge` never pays for it
 
+    from engine.cli import signalsets  # noqa: PLC0415 - as above
+
     def forward(signum: int, _frame: object) -> None:
         try:
             os.kill(worker, signum)
         except ProcessLookupError:
             pass  # it is exiting: its status is on the way
 
-    for signum in (
-        signal.SIGINT,
-        signal.SIGTERM,
-        signal.SIGHUP,
-        signal.SIGQUIT,
-        signal.SIGWINCH,
-        signal.SIGUSR1,
-        signal.SIGUSR2,
-    ):
+    for signum in signalsets.forwarded():  # all a shell or supervisor may send, as docker
         signal.signal(signum, forward)
 
 

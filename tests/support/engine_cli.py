@@ -235,7 +235,8 @@ class EngineEnv:
         kw.setdefault("stdin", subprocess.DEVNULL)
         kw.setdefault("stdout", subprocess.PIPE)
         kw.setdefault("stderr", subprocess.PIPE)
-        proc = subprocess.Popen([PYENGINE, *args], env=self.env, **kw)
+        kw.setdefault("env", self.env)
+        proc = subprocess.Popen([PYENGINE, *args], **kw)
         self.started.append(proc)
         return proc
 
