@@ -163,6 +163,13 @@ def create_flags(body: Any, name: str) -> RunFlags:
         tmpfs=_tmpfs(host.get("Tmpfs")),
         read_only=_typed(host, "ReadonlyRootfs", bool, False),
         volumes_from=strings(host.get("VolumesFrom"), "VolumesFrom"),
+        hostname=_typed(body, "Hostname", str, ""),
+        add_hosts=strings(host.get("ExtraHosts"), "ExtraHosts"),
+        dns=strings(host.get("Dns"), "Dns"),
+        dns_search=strings(host.get("DnsSearch"), "DnsSearch"),
+        dns_options=strings(host.get("DnsOptions"), "DnsOptions"),
+        cap_add=strings(host.get("CapAdd"), "CapAdd"),
+        cap_drop=strings(host.get("CapDrop"), "CapDrop"),
     )
 
 

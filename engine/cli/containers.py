@@ -78,6 +78,13 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--volumes-from", multiple=True, help="Mount volumes from the specified container(s)"
         ),
+        click.option("-h", "--hostname", default="", help="Container host name"),
+        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
+        click.option("--dns", multiple=True, help="Set custom DNS servers"),
+        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
+        click.option("--dns-option", multiple=True, help="Set DNS options"),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
         click.option(
             "--log-opt", multiple=True, help="json-file options: max-size=SIZE, max-file=N"
@@ -135,6 +142,13 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         tmpfs=tuple(values["tmpfs"]),
         read_only=values["read_only"],
         volumes_from=tuple(values["volumes_from"]),
+        hostname=values["hostname"],
+        add_hosts=tuple(values["add_host"]),
+        dns=tuple(values["dns"]),
+        dns_search=tuple(values["dns_search"]),
+        dns_options=tuple(values["dns_option"]),
+        cap_add=tuple(values["cap_add"]),
+        cap_drop=tuple(values["cap_drop"]),
     )
 
 

@@ -32,6 +32,7 @@ class ContainerConfig:
     stop_timeout: int = 10
     exposed: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # `key=value`, in the order given
+    hostname: str = ""  # "" is the short id, as Docker
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,12 @@ class HostConfig:
     mounts: tuple[MountSpec, ...] = ()
     read_only: bool = False
     volumes_from: tuple[str, ...] = ()
+    extra_hosts: tuple[str, ...] = ()  # NAME:IP, as Docker's HostConfig.ExtraHosts
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +115,9 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     host["restart"] = RestartPolicy(**host["restart"])
     host["aliases"] = tuple(host.get("aliases") or ())
     host["mounts"] = mounts.from_json(host.get("mounts") or ())
-    host["volumes_from"] = tuple(host.get("volumes_from") or ())
+    for key in ("volumes_from", "extra_hosts", "dns", "dns_search", "dns_options", "cap_add",
+                "cap_drop"):  # fmt: skip
+        host[key] = tuple(host.get(key) or ())
     state = dict(data["state"])
     state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}

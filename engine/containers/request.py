@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.containers import mounts, names, units
+from engine.containers import hostopts, mounts, names, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
 from engine.containers.record import ContainerConfig, HostConfig
@@ -53,6 +53,13 @@ class RunFlags:
     # The API's Config.Volumes: anonymous volumes where no other mount is (docker-py sends
     # every bind's target here too).
     anonymous_volumes: tuple[str, ...] = ()
+    hostname: str = ""
+    add_hosts: tuple[str, ...] = ()  # NAME:IP
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +193,8 @@ def build_request(
         mode = ref.partition(":")[2]  # a container's name has no colon
         if mode not in ("", "ro", "rw"):
             raise InvalidOptionError(f"invalid mode: {mode}")
+    extra_hosts = tuple(":".join(hostopts.parse_add_host(h)) for h in flags.add_hosts)
+    hostopts.check_capabilities(flags.cap_add, flags.cap_drop)
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -202,6 +211,7 @@ def build_request(
         stop_timeout=timeout,
         exposed=tuple(sorted(exposed)),
         labels=tuple(_labels(flags.labels)),
+        hostname=hostopts.check_hostname(flags.hostname),
     )
     host = HostConfig(
         network=flags.network,
@@ -222,5 +232,11 @@ def build_request(
         mounts=specs,
         read_only=flags.read_only,
         volumes_from=flags.volumes_from,
+        extra_hosts=extra_hosts,
+        dns=hostopts.check_dns(flags.dns),
+        dns_search=flags.dns_search,
+        dns_options=flags.dns_options,
+        cap_add=flags.cap_add,
+        cap_drop=flags.cap_drop,
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

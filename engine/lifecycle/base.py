@@ -150,7 +150,7 @@ class LifecycleBase:
         with contextlib.ExitStack() as undo:
             undo.callback(self._teardown, record)
             netns_path: str | None = None
-            ip = ""
+            ip = gateway = ""
             spec = TaskSpec(
                 bundle=self.bundle_dir(cid),
                 log_path=self.log_path(cid),
@@ -169,6 +169,7 @@ class LifecycleBase:
                 if host.network not in ("none", "host"):
                     attachment = self.networks.connect(host.network, cid, record.name)
                     netns_path, ip = attachment.netns_path, attachment.ip
+                    gateway = attachment.gateway
                 rootfs = root.result()
             ipv6 = proxyproc.host_ipv6()
             ports = allocate.HostPorts()
@@ -186,7 +187,7 @@ class LifecycleBase:
                 if bindings:
                     self.networks.publish(host.network, cid, ip, bindings)
                 peers = hosts.peers_for(self.store, host.network, cid) if ip else []
-                bundle.write_etc(self.bundle_dir(cid), record, ip, peers)
+                bundle.write_etc(self.bundle_dir(cid), record, ip, peers, gateway)
                 mounts = mountpoints.prepare(record.host.mounts, rootfs, self.volumes)
                 bundle.write(record, self.bundle_dir(cid), rootfs, netns_path, mounts)
                 resources = dict(record.resources)

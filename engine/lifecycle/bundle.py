@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.containers.errors import InvalidOptionError
-from engine.containers.record import ContainerRecord
+from engine.containers.hostopts import HOST_GATEWAY, capabilities
+from engine.containers.record import ContainerRecord, HostConfig
 from engine.lifecycle import hosts
 from engine.private import write_private
 from engine.runtime import spec
@@ -72,9 +73,10 @@ def resolve_user(rootfs: Path, user: str) -> tuple[int, int]:
     return uid, gid
 
 
-def _resolv_conf(host_file: Path) -> str:
+def _resolv_conf(host_file: Path, host: HostConfig) -> str:
     """The host's resolv.conf without loopback nameservers, which mean nothing inside the
-    container's namespace (Docker filters them the same way)."""
+    container's namespace (Docker filters them the same way); `--dns`, `--dns-search` and
+    `--dns-option` replace the host's lines of their kind."""
     try:
         lines = host_file.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -85,11 +87,40 @@ def _resolv_conf(host_file: Path) -> str:
         if not (line.startswith("nameserver") and line.split()[1:2] in (["127.0.0.1"], ["::1"]))
         and not line.startswith("nameserver 127.")
     ]
+    replaced = (
+        ("nameserver", [f"nameserver {s}" for s in host.dns]),
+        ("search", [f"search {' '.join(host.dns_search)}"] if host.dns_search else []),
+        ("options", [f"options {' '.join(host.dns_options)}"] if host.dns_options else []),
+    )
+    for keyword, given in replaced:
+        if given:
+            kept = [line for line in kept if line.split()[:1] != [keyword]] + given
     return "\n".join(kept) + "\n"
 
 
+def hostname_of(record: ContainerRecord) -> str:
+    """`--hostname`, else the short id (Docker's default)."""
+    return record.config.hostname or record.id[:12]
+
+
+def extra_hosts(record: ContainerRecord, gateway: str) -> list[tuple[str, str]]:
+    """`--add-host` entries; `host-gateway` is the container's gateway (the host's side of
+    its network), or 127.0.0.1 with host networking."""
+    entries = []
+    for item in record.host.extra_hosts:
+        name, _, address = item.partition(":")
+        if address == HOST_GATEWAY:
+            address = gateway or "127.0.0.1"
+        entries.append((name, address))
+    return entries
+
+
 def write_etc(
-    bundle: Path, record: ContainerRecord, ip: str, peers: Sequence[hosts.Peer] = ()
+    bundle: Path,
+    record: ContainerRecord,
+    ip: str,
+    peers: Sequence[hosts.Peer] = (),
+    gateway: str = "",
 ) -> None:
     """hosts, hostname and resolv.conf for the container, bind-mounted over its /etc.
 
@@ -97,11 +128,12 @@ def write_etc(
     reach the hosts file in place (`hosts.sync`), so it must stay this same file.
     """
     bundle.mkdir(parents=True, exist_ok=True)
-    hostname = record.id[:12]
-    text = hosts.render(ip, hostname, record.host.network, record.name, peers)
+    hostname = hostname_of(record)
+    extra = extra_hosts(record, gateway)
+    text = hosts.render(ip, hostname, record.host.network, record.name, peers, extra=extra)
     (bundle / "hosts").write_text(text)
     (bundle / "hostname").write_text(hostname + "\n")
-    (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf")))
+    (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf"), record.host))
 
 
 def write(
@@ -139,14 +171,14 @@ def write(
         args=args,
         env=env,
         cwd=cfg.workdir or "/",
-        hostname=record.id[:12],
+        hostname=hostname_of(record),
         terminal=cfg.tty,
         uid=uid,
         gid=gid,
         netns_path="host" if host.network == "host" else netns_path,
         cgroups_path=f"/pyengine/{record.id}",
         rlimits={"RLIMIT_NOFILE": _nofile()},
-        capabilities=DOCKER_CAPS,
+        capabilities=capabilities(DOCKER_CAPS, host.cap_add, host.cap_drop),
         extra_mounts=tuple(mounts),
         readonly_rootfs=host.read_only,
         memory_limit=host.memory or None,

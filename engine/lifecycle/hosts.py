@@ -40,12 +40,21 @@ def on_user_network(network: str) -> bool:
     return network not in NO_NAMES
 
 
-def render(ip: str, hostname: str, network: str, name: str = "", peers: Sequence[Peer] = ()) -> str:
-    """A container's whole hosts file: localhost, itself, then the block of its peers.
+def render(
+    ip: str,
+    hostname: str,
+    network: str,
+    name: str = "",
+    peers: Sequence[Peer] = (),
+    *,
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A container's whole hosts file: localhost, the `--add-host` entries (`extra`: name,
+    address), itself, then the block of its peers.
 
     Its own name resolves only where the others' do (a user network), as in Docker.
     """
-    text = LOCALHOST
+    text = LOCALHOST + "".join(f"{address}\t{host}\n" for host, address in extra)
     if not on_user_network(network):
         return text + f"{ip}\t{hostname}\n" if ip else text
     if ip:
