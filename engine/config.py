@@ -49,6 +49,9 @@ class EngineConfig:
     default_runtime: str = "runc"
     runtimes: Mapping[str, RuntimeEntry] = field(default_factory=dict)
     engine_argv: tuple[str, ...] = ()
+    # `PYENGINE_DNS_UPSTREAM="IP[:PORT],..."`: where user networks' DNS servers forward;
+    # empty: the host's /etc/resolv.conf.
+    dns_upstreams: tuple[str, ...] = ()
 
     def runtime(self, name: str) -> RuntimeEntry:
         """The runtime a container asked for; unknown names fail before anything is made."""
@@ -83,6 +86,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> EngineConfig:
         bridge_subnet=env.get("PYENGINE_BRIDGE_SUBNET", DEFAULT_BRIDGE_SUBNET),
         bridge_device=env.get("PYENGINE_BRIDGE_DEVICE", DEFAULT_BRIDGE_DEVICE),
         nft_table=env.get("PYENGINE_NFT_TABLE", DEFAULT_NFT_TABLE),
+        dns_upstreams=tuple(u for u in env.get("PYENGINE_DNS_UPSTREAM", "").split(",") if u),
         default_runtime=env.get("PYENGINE_DEFAULT_RUNTIME", "runc"),
         runtimes=_runtimes(env.get("PYENGINE_RUNTIMES", "")),
         engine_argv=(engine,),

@@ -82,6 +82,7 @@ class ContainerState:
     # The host ports actually bound while it runs (host_port filled in for `-p 80`).
     ports: tuple[PortBinding, ...] = ()
     ip_address: str = ""
+    gateway: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,6 +219,7 @@ def inspect(
         },
         "NetworkSettings": {
             "IPAddress": st.ip_address,
+            "Gateway": st.gateway,
             "Ports": ports,
             **({} if proxy is None else {"PortProxy": {k.title(): v for k, v in proxy.items()}}),
         },

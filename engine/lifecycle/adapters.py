@@ -17,6 +17,7 @@ def exit_command(config: EngineConfig, container_id: str) -> tuple[str, ...]:
         "PYENGINE_BRIDGE_SUBNET": config.bridge_subnet,
         "PYENGINE_BRIDGE_DEVICE": config.bridge_device,
         "PYENGINE_NFT_TABLE": config.nft_table,
+        "PYENGINE_DNS_UPSTREAM": ",".join(config.dns_upstreams),
         "PYENGINE_RUNTIMES": ";".join(
             " ".join((f"{name}={entry.path}", *entry.args))
             for name, entry in config.runtimes.items()
@@ -36,4 +37,5 @@ def build_engine(config: EngineConfig) -> Engine:
         ShimTasks(config),
         proxy_path=config.proxy_path,
         exit_command=lambda cid: exit_command(config, cid),
+        dns_upstreams=config.dns_upstreams,
     )

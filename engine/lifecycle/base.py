@@ -18,7 +18,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags, build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle, hosts, mountpoints, volumes
+from engine.lifecycle import bundle, hosts, mountpoints, resolver, volumes
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
@@ -45,6 +45,7 @@ class LifecycleBase:
         exit_command: Callable[[str], tuple[str, ...]] = lambda _id: (),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        dns_upstreams: tuple[str, ...] = (),
     ) -> None:
         self.root = root
         self.store = ContainerStore(root)
@@ -56,6 +57,8 @@ class LifecycleBase:
         self.exit_command = exit_command
         self.clock = clock
         self.sleep = sleep
+        # The resolvers a user network's DNS server forwards to ("" : the host's resolv.conf).
+        self.dns_upstreams = dns_upstreams
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r})"
@@ -87,6 +90,12 @@ class LifecycleBase:
             except (FileNotFoundError, NoSuchContainerError):
                 raise NoSuchContainerError(ref) from None  # removed since we found it
             yield self.refresh_locked(current)
+
+    def sync_names(self, network: str, leaving: str = "") -> None:
+        """What a user network's containers know of each other, after one came, went or was
+        renamed: their hosts files, and the records of the network's DNS server."""
+        hosts.sync(self.store, network, self.bundle_dir, leaving=leaving)
+        resolver.sync(self.store, network, leaving=leaving, upstreams=self.dns_upstreams)
 
     def _event(self, action: str, record: ContainerRecord, exit_code: int | None = None) -> None:
         events.append(
@@ -212,6 +221,7 @@ class LifecycleBase:
                 # As Docker lists them: a wildcard port on both families when the host has IPv6.
                 ports=tuple(proxyproc.with_ipv6_wildcards(bindings) if ipv6 else bindings),
                 ip_address=ip,
+                gateway=gateway,
             )
             self.store.write(record, durable=False)
             try:
@@ -220,7 +230,9 @@ class LifecycleBase:
                 # Docker keeps the container `created` with the code and message of the failure.
                 code = container_exit_code(exc) or 128
                 # Nothing runs: no ports, no address (the undo releases them).
-                failed = record.with_state(exit_code=code, error=str(exc), ports=(), ip_address="")
+                failed = record.with_state(
+                    exit_code=code, error=str(exc), ports=(), ip_address="", gateway=""
+                )
                 self.store.write(failed)
                 raise
             if proxy is not None:
@@ -247,7 +259,7 @@ class LifecycleBase:
 
     def _announce_start(self, record: ContainerRecord) -> ContainerRecord:
         # Now that the record says running: the others list it, it lists whoever came since.
-        hosts.sync(self.store, record.host.network, self.bundle_dir)
+        self.sync_names(record.host.network)
         self._event("start", record)
         return record
 
@@ -276,7 +288,7 @@ class LifecycleBase:
         # kernel (`runc delete`, the veth's removal, about 10 ms each), so they overlap.
         with Background(self._delete_task_and_root, record.id, remove):
             # Its name goes from the others' hosts files before its address is given out again.
-            hosts.sync(self.store, record.host.network, self.bundle_dir, leaving=record.id)
+            self.sync_names(record.host.network, leaving=record.id)
             if record.host.network not in ("none", "host"):
                 self.networks.disconnect(record.host.network, record.id)
         resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
@@ -341,7 +353,7 @@ class LifecycleBase:
                 return record
             self._teardown(record)
             rolled_back = self.store.reload(record).with_state(
-                status=record.state.status, ports=(), ip_address=""
+                status=record.state.status, ports=(), ip_address="", gateway=""
             )
             self.store.write(rolled_back, durable=False)
             return rolled_back

@@ -1,5 +1,6 @@
 """The OCI bundle of a container: config.json from its record, image root and network."""
 
+import dataclasses
 import json
 import resource
 from collections.abc import Sequence
@@ -133,7 +134,12 @@ def write_etc(
     text = hosts.render(ip, hostname, record.host.network, record.name, peers, extra=extra)
     (bundle / "hosts").write_text(text)
     (bundle / "hostname").write_text(hostname + "\n")
-    (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf"), record.host))
+    host = record.host
+    if gateway and hosts.on_user_network(host.network) and not host.dns:
+        # The network's DNS server (engine/dns) answers for its containers and forwards the
+        # rest; `--dns` bypasses it, as with Podman's aardvark-dns.
+        host = dataclasses.replace(host, dns=(gateway,))
+    (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf"), host))
 
 
 def write(

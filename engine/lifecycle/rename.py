@@ -6,7 +6,6 @@ import dataclasses
 from engine.containers import events, names
 from engine.containers.errors import ConflictError, InvalidOptionError
 from engine.containers.record import ContainerRecord
-from engine.lifecycle import hosts
 from engine.lifecycle.base import LIVE, LifecycleBase
 
 
@@ -27,6 +26,6 @@ def rename(engine: LifecycleBase, ref: str, new_name: str) -> ContainerRecord:
         renamed = dataclasses.replace(record, name=name)
         engine.store.write(renamed)
     if renamed.state.status in LIVE:
-        hosts.sync(engine.store, renamed.host.network, engine.bundle_dir)
+        engine.sync_names(renamed.host.network)
     events.append(engine.root, events.Event("rename", renamed.id, name, renamed.config.image))
     return renamed

@@ -195,8 +195,15 @@ class EngineEnv:
             PYENGINE_NFT_TABLE=self.table,
             PYENGINE_PROXY=PYPROXY,
             PYENGINE_ENGINE=PYENGINE,
+            # User networks' DNS servers forward to this environment's own upstream (a test
+            # may run dnsmasq there), never to the host's resolver.
+            PYENGINE_DNS_UPSTREAM=self.dns_upstream,
         )
         return env
+
+    @property
+    def dns_upstream(self) -> str:
+        return f"127.0.{self.n}.53:5353"
 
     # the CLI ------------------------------------------------------------------------------
 

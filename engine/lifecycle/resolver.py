@@ -1,0 +1,107 @@
+"""The engine's side of name resolution on user networks: write the network's records for its
+DNS server (engine/dns) and start that server when the network has containers and none runs.
+
+Both happen under the network's hosts lock, the lock the server takes before it leaves an
+empty network: so a container starting as the server leaves either keeps it or starts the
+next one. The server's sockets are bound here, in the caller: a bind that fails because a
+server already holds the port is how we know one serves (no pid file to go stale); any other
+failure means the network gets no DNS server, and its containers keep their hosts files.
+"""
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from engine.containers.store import ContainerStore
+from engine.dns.records import RECORDS, Entry, dump
+from engine.lifecycle import hosts
+from engine.private import write_private
+from netns.flock import flocked
+
+PORT = 53
+LOG = "dns.log"
+
+
+def names_of(record_name: str, aliases: Sequence[str], container_id: str) -> tuple[str, ...]:
+    """What a container answers to on its network: name, aliases, short id."""
+    return (record_name, *aliases, container_id[:12])
+
+
+def sync(
+    store: ContainerStore,
+    network: str,
+    *,
+    leaving: str = "",
+    alive: Callable[[int], bool] | None = None,
+    upstreams: Sequence[str] = (),
+) -> None:
+    """Rewrite the network's records from the container records; start its server if needed."""
+    if not hosts.on_user_network(network):
+        return
+    folder = hosts.lock_dir(store, network)
+    with flocked(folder / ".lock"):
+        listed = hosts.members(store.all(), network, leaving=leaving, alive=alive)
+        entries = [
+            Entry(r.state.ip_address, names_of(r.name, r.host.aliases, r.id)) for r in listed
+        ]
+        write_private(folder / RECORDS, dump(entries), durable=False)
+        gateway = next((r.state.gateway for r in listed if r.state.gateway), "")
+        if gateway:
+            ensure_server(folder, gateway, upstreams)
+
+
+def ensure_server(folder: Path, gateway: str, upstreams: Sequence[str]) -> bool:
+    """Start the network's DNS server on `gateway`:53 unless one holds it; whether we did."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with contextlib.closing(udp), contextlib.closing(tcp):
+        try:
+            udp.bind((gateway, PORT))
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((gateway, PORT))
+            tcp.listen(64)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                _note(folder, f"no DNS server on {gateway}:{PORT}: {exc.strerror}")
+            return False
+        argv = [sys.executable, "-m", "engine.dns.server", "--records", str(folder / RECORDS),
+                "--lock", str(folder / ".lock"), "--gateway", gateway]  # fmt: skip
+        for upstream in upstreams:
+            argv += ["--upstream", upstream]
+        _spawn_detached(argv, udp.fileno(), tcp.fileno(), folder / LOG)
+    return True
+
+
+def _note(folder: Path, message: str) -> None:
+    with contextlib.suppress(OSError), open(folder / LOG, "a") as log:
+        log.write(message + "\n")
+
+
+def _spawn_detached(argv: list[str], udp: int, tcp: int, log: Path) -> None:
+    """Run the server in a session of its own, not our child (the API server and the warm
+    process live long and must not collect zombies), its sockets on fds 3 and 4."""
+    first = os.fork()
+    if first == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                null = os.open(os.devnull, os.O_RDWR)
+                out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                os.dup2(null, 0)
+                os.dup2(null, 1)
+                os.dup2(out, 2)
+                # Copies above 4 first, so placing one cannot overwrite the other.
+                high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (udp, tcp)]
+                os.dup2(high[0], 3)
+                os.dup2(high[1], 4)
+                os.closerange(5, os.sysconf("SC_OPEN_MAX"))
+                os.chdir("/")
+                os.execv(argv[0], argv)
+        finally:
+            os._exit(0)
+    os.waitpid(first, 0)
