@@ -100,6 +100,11 @@ def _mount_flag(item: Any) -> str:
     return out.getvalue()
 
 
+def _link(item: str) -> str:
+    name, _, alias = item.partition(":")
+    return f"{name.lstrip('/')}:{alias.rsplit('/', 1)[-1]}" if alias else name.lstrip("/")
+
+
 def _tmpfs(value: Any) -> tuple[str, ...]:
     """HostConfig.Tmpfs, {"/run": "size=64m"}, as `--tmpfs` values."""
     if not value:
@@ -170,6 +175,8 @@ def create_flags(body: Any, name: str) -> RunFlags:
         dns_options=strings(host.get("DnsOptions"), "DnsOptions"),
         cap_add=strings(host.get("CapAdd"), "CapAdd"),
         cap_drop=strings(host.get("CapDrop"), "CapDrop"),
+        # "name:alias", or inspect's "/name:/self/alias" sent back by a client.
+        links=tuple(_link(item) for item in strings(host.get("Links"), "Links")),
     )
 
 

@@ -83,6 +83,7 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--dns", multiple=True, help="Set custom DNS servers"),
         click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
         click.option("--dns-option", multiple=True, help="Set DNS options"),
+        click.option("--link", multiple=True, help="Add link to another container"),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
@@ -149,6 +150,7 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         dns_options=tuple(values["dns_option"]),
         cap_add=tuple(values["cap_add"]),
         cap_drop=tuple(values["cap_drop"]),
+        links=tuple(values["link"]),
     )
 
 
@@ -211,9 +213,9 @@ def run(detach: bool, sig_proxy: bool, detach_keys: str, **values: Any) -> None:
     """Create and run a new container from an image."""
     engine = open_engine()
     record = _create(values, detach)
-    record = engine.start(
-        record.id, _terminal_size() if values["tty"] else None
-    )  # with --rm, a failed start removes it
+    # docker run exits 125 when the start fails (126 and 127 kept); --rm removes it then.
+    with _as_daemon_error():
+        record = engine.start(record.id, _terminal_size() if values["tty"] else None)
     if detach:
         click.echo(record.id)
         return

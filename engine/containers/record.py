@@ -64,6 +64,7 @@ class HostConfig:
     dns_options: tuple[str, ...] = ()
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # TARGET_ID:ALIAS once created (NAME[:ALIAS] as requested)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     host["aliases"] = tuple(host.get("aliases") or ())
     host["mounts"] = mounts.from_json(host.get("mounts") or ())
     for key in ("volumes_from", "extra_hosts", "dns", "dns_search", "dns_options", "cap_add",
-                "cap_drop"):  # fmt: skip
+                "cap_drop", "links"):  # fmt: skip
         host[key] = tuple(host.get(key) or ())
     state = dict(data["state"])
     state["ports"] = _bindings(state.get("ports", []))

@@ -60,6 +60,7 @@ class RunFlags:
     dns_options: tuple[str, ...] = ()
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()  # NAME[:ALIAS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,15 @@ def build_request(
             raise InvalidOptionError(f"invalid mode: {mode}")
     extra_hosts = tuple(":".join(hostopts.parse_add_host(h)) for h in flags.add_hosts)
     hostopts.check_capabilities(flags.cap_add, flags.cap_drop)
+    for link in flags.links:
+        target, _, alias = link.partition(":")
+        if not target or ":" in alias:
+            raise InvalidOptionError(f"invalid argument {link!r} for --link: bad format")
+    if flags.links and flags.network in ("host", "none"):
+        raise InvalidOptionError(
+            f"conflicting options: {flags.network} type networking can't be used with links. "
+            "This would result in undefined behavior"
+        )
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -238,5 +248,6 @@ def build_request(
         dns_options=flags.dns_options,
         cap_add=flags.cap_add,
         cap_drop=flags.cap_drop,
+        links=flags.links,
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

@@ -113,6 +113,12 @@ def mounts(record: ContainerRecord, volumes_dir: str) -> list[dict[str, Any]]:
     return out
 
 
+def _links(record: ContainerRecord) -> list[str] | None:
+    """Docker's "/target:/self/alias", the target named by id (its name may change)."""
+    pairs = (item.partition(":") for item in record.host.links)
+    return [f"/{target}:/{record.name}/{alias}" for target, _, alias in pairs] or None
+
+
 def _host_mounts(host: HostConfig) -> dict[str, Any]:
     """HostConfig's Binds (`-v`), Mounts (`--mount`), Tmpfs, VolumesFrom and ReadonlyRootfs."""
     binds, mounted, tmpfs = [], [], {}
@@ -199,6 +205,7 @@ def inspect(
             "DnsOptions": list(host.dns_options),
             "CapAdd": list(host.cap_add) or None,
             "CapDrop": list(host.cap_drop) or None,
+            "Links": _links(record),
         },
         "Mounts": mounts(record, volumes_dir),
         "Config": {

@@ -14,6 +14,8 @@ RECORDS = "dns.json"
 class Entry:
     ip: str
     names: tuple[str, ...]
+    # --link aliases this container (and only it) resolves: (alias, the target's name).
+    links: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -24,6 +26,7 @@ class Table:
     _stamp: tuple[int, int] = (-1, -1)
     _by_name: dict[str, list[str]] = field(default_factory=dict)
     _by_ip: dict[str, str] = field(default_factory=dict)
+    _links: dict[str, dict[str, str]] = field(default_factory=dict)
     empty_since: float | None = None
 
     def refresh(self) -> bool:
@@ -38,6 +41,7 @@ class Table:
             entries = load(self.path)
             self._by_name = {}
             self._by_ip = {}
+            self._links = {e.ip: {a.lower(): t for a, t in e.links} for e in entries if e.links}
             for entry in entries:
                 for name in entry.names:
                     self._by_name.setdefault(name.lower(), []).append(entry.ip)
@@ -48,8 +52,10 @@ class Table:
     def is_empty(self) -> bool:
         return not self._by_ip
 
-    def addresses(self, name: str) -> list[str] | None:
-        return self._by_name.get(name.lower())
+    def addresses(self, name: str, client: str = "") -> list[str] | None:
+        """The addresses of `name`, as the container at `client` sees it (its links first)."""
+        target = self._links.get(client, {}).get(name.lower())
+        return self._by_name.get((target or name).lower())
 
     def name_of(self, ip: str) -> str | None:
         return self._by_ip.get(ip)
@@ -60,8 +66,22 @@ def load(path: Path) -> list[Entry]:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return []
-    return [Entry(str(e["ip"]), tuple(map(str, e["names"]))) for e in data.get("entries", [])]
+    return [
+        Entry(
+            str(e["ip"]),
+            tuple(map(str, e["names"])),
+            tuple((str(a), str(t)) for a, t in e.get("links", [])),
+        )
+        for e in data.get("entries", [])
+    ]
 
 
 def dump(entries: list[Entry]) -> str:
-    return json.dumps({"entries": [{"ip": e.ip, "names": list(e.names)} for e in entries]})
+    return json.dumps(
+        {
+            "entries": [
+                {"ip": e.ip, "names": list(e.names), "links": [list(x) for x in e.links]}
+                for e in entries
+            ]
+        }
+    )

@@ -56,7 +56,7 @@ class Resolver:
         self.table = table
         self.upstreams = upstreams
 
-    def local(self, query: dns.message.Message) -> bytes | None:
+    def local(self, query: dns.message.Message, client: str = "") -> bytes | None:
         """Our answer to a question about this network's names; None: not ours."""
         if len(query.question) != 1:
             return None
@@ -74,19 +74,19 @@ class Resolver:
                 return None
             reply.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "PTR", owner + "."))
             return reply.to_wire()
-        addresses = self.table.addresses(name)
+        addresses = self.table.addresses(name, client)
         if addresses is None:
             return None
         if question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
             reply.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "A", *addresses))
         return reply.to_wire()  # AAAA, MX...: the name exists, with no such record
 
-    async def answer(self, data: bytes, over_tcp: bool) -> bytes | None:
+    async def answer(self, data: bytes, over_tcp: bool, client: str = "") -> bytes | None:
         try:
             query = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return _formerr(data)
-        ours = self.local(query)
+        ours = self.local(query, client)
         if ours is not None:
             return ours
         for host, port in self.upstreams:
@@ -160,7 +160,7 @@ class _Udp(asyncio.DatagramProtocol):
 
     async def _reply(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
-            reply = await self.resolver.answer(data, over_tcp=False)
+            reply = await self.resolver.answer(data, over_tcp=False, client=addr[0])
         except Exception as exc:
             sys.stderr.write(f"question from {addr[0]}: {exc!r}\n")
             return
@@ -173,10 +173,12 @@ async def _tcp_client(
     resolver: Resolver, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """Length-prefixed questions until the client closes or idles 10 s (RFC 7766)."""
+    peer = writer.get_extra_info("peername")
+    client = peer[0] if isinstance(peer, tuple) else ""
     with contextlib.suppress(Exception):  # a client's trouble ends its connection only
         while True:
             (size,) = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), 10))
-            reply = await resolver.answer(await reader.readexactly(size), over_tcp=True)
+            reply = await resolver.answer(await reader.readexactly(size), True, client)
             if reply is None:
                 break
             writer.write(struct.pack("!H", len(reply)) + reply)

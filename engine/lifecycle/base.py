@@ -18,7 +18,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags, build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle, hosts, mountpoints, resolver, volumes
+from engine.lifecycle import bundle, hosts, links, mountpoints, resolver, volumes
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
@@ -122,7 +122,10 @@ class LifecycleBase:
                 name=name,
                 created=self.clock(),
                 config=request.config,
-                host=volumes.name_volumes(request.host, self.store, self.volumes, undo),
+                host=dataclasses.replace(
+                    volumes.name_volumes(request.host, self.store, self.volumes, undo),
+                    links=links.resolve(request.host.links, self.store),
+                ),
             )
             self.store.add(record)
             undo.pop_all()
@@ -196,9 +199,22 @@ class LifecycleBase:
                 if bindings:
                     self.networks.publish(host.network, cid, ip, bindings)
                 peers = hosts.peers_for(self.store, host.network, cid) if ip else []
-                bundle.write_etc(self.bundle_dir(cid), record, ip, peers, gateway)
+                linked: list[tuple[str, str]] = []
+                link_env: list[str] = []
+                if host.network == "bridge" and host.links:
+                    linked, link_env = links.legacy(record, self.store)
+                bundle.write_etc(
+                    self.bundle_dir(cid), record, ip, peers, gateway=gateway, linked=linked
+                )
                 mounts = mountpoints.prepare(record.host.mounts, rootfs, self.volumes)
-                bundle.write(record, self.bundle_dir(cid), rootfs, netns_path, mounts)
+                bundle.write(
+                    record,
+                    self.bundle_dir(cid),
+                    rootfs,
+                    netns_path,
+                    user_mounts=mounts,
+                    link_env=link_env,
+                )
                 resources = dict(record.resources)
                 proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
                 if bindings:

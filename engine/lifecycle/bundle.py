@@ -121,7 +121,9 @@ def write_etc(
     record: ContainerRecord,
     ip: str,
     peers: Sequence[hosts.Peer] = (),
+    *,
     gateway: str = "",
+    linked: Sequence[tuple[str, str]] = (),
 ) -> None:
     """hosts, hostname and resolv.conf for the container, bind-mounted over its /etc.
 
@@ -130,7 +132,7 @@ def write_etc(
     """
     bundle.mkdir(parents=True, exist_ok=True)
     hostname = hostname_of(record)
-    extra = extra_hosts(record, gateway)
+    extra = [*extra_hosts(record, gateway), *linked]  # legacy links: (names, address)
     text = hosts.render(ip, hostname, record.host.network, record.name, peers, extra=extra)
     (bundle / "hosts").write_text(text)
     (bundle / "hostname").write_text(hostname + "\n")
@@ -147,7 +149,9 @@ def write(
     bundle: Path,
     rootfs: Path,
     netns_path: str | None,
+    *,
     user_mounts: Sequence[dict[str, Any]] = (),
+    link_env: Sequence[str] = (),
 ) -> Path:
     """config.json for this container, with the OCI mounts of its volumes, binds and tmpfs
     (`mountpoints.prepare`) after the engine's own; returns its path."""
@@ -170,6 +174,7 @@ def write(
     mounts.extend(user_mounts)
     uid, gid = resolve_user(rootfs, cfg.user)
     env = cfg.env if any(e.startswith("PATH=") for e in cfg.env) else (*spec.DEFAULT_ENV, *cfg.env)
+    env = (*env, *link_env)
     if cfg.tty and not any(e.startswith("TERM=") for e in env):
         env = (*env, "TERM=xterm")
     opts = spec.SpecOptions(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.containers.store import ContainerStore
 from engine.dns.records import RECORDS, Entry, dump
-from engine.lifecycle import hosts
+from engine.lifecycle import hosts, links
 from engine.private import write_private
 from netns.flock import flocked
 
@@ -47,7 +47,12 @@ def sync(
     with flocked(folder / ".lock"):
         listed = hosts.members(store.all(), network, leaving=leaving, alive=alive)
         entries = [
-            Entry(r.state.ip_address, names_of(r.name, r.host.aliases, r.id)) for r in listed
+            Entry(
+                r.state.ip_address,
+                names_of(r.name, r.host.aliases, r.id),
+                tuple((alias, t.name) for alias, t in links.targets(r, store)),
+            )
+            for r in listed
         ]
         write_private(folder / RECORDS, dump(entries), durable=False)
         gateway = next((r.state.gateway for r in listed if r.state.gateway), "")

@@ -145,3 +145,15 @@ def test_the_default_bridge_has_no_names(engine: EngineEnv) -> None:
     engine.ok("run", "-d", "--name", "plain2", "busybox", "sleep", "300")
     assert _servers(engine) == []
     assert engine("exec", "plain2", "nslookup", "plain1").returncode != 0
+
+
+def test_link_aliases_resolve_for_the_linking_container_only(engine: EngineEnv, net: str) -> None:
+    engine.ok("run", "-d", "--name", "target", "--network", net, "busybox", "sleep", "300")
+    engine.ok("run", "-d", "--name", "linker", "--network", net, "--link", "target:db",
+              "busybox", "sleep", "300")  # fmt: skip
+    engine.ok("run", "-d", "--name", "bystander", "--network", net, "busybox", "sleep", "300")
+    ip = engine.inspect("target")["NetworkSettings"]["IPAddress"]
+    assert f"Address: {ip}" in engine.ok("exec", "linker", "nslookup", "db")
+    assert engine("exec", "bystander", "nslookup", "db").returncode != 0
+    # From the host (not the linking container's address) the alias is unknown too.
+    assert not _ask(_gateway(engine, "linker"), "db").answer
