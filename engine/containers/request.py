@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.containers import hostopts, mounts, names, units
+from engine.containers import hostopts, mounts, names, netmode, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
 from engine.containers.record import ContainerConfig, HostConfig
@@ -147,6 +147,31 @@ def _log_opts(items: Sequence[str]) -> tuple[int, int]:
     return max_size, max_file
 
 
+def _check_container_mode(flags: RunFlags) -> None:
+    """What Docker refuses with `--network container:X`: the other container owns the
+    network, its ports and its name files."""
+    if not netmode.joined_container(flags.network):
+        return
+    if flags.network == netmode.CONTAINER_PREFIX:
+        raise InvalidOptionError("invalid container format container:<name|id>")
+    conflicts = (
+        (flags.publish or flags.publish_all, "port publishing and the container type network mode"),
+        (flags.expose, "port exposing and the container type network mode"),
+        (flags.hostname, "hostname and the network mode"),
+        (flags.add_hosts, "custom host-to-IP mapping and the network mode"),
+        (flags.dns or flags.dns_search or flags.dns_options, "dns and the network mode"),
+        (flags.aliases, "network-scoped aliases and the container type network mode"),
+    )
+    for given, what in conflicts:
+        if given:
+            raise InvalidOptionError(f"conflicting options: {what}")
+    if flags.links:
+        raise InvalidOptionError(
+            "conflicting options: container type network can't be used with links. This "
+            "would result in undefined behavior"
+        )
+
+
 def build_request(
     flags: RunFlags,
     image: ImageDefaults,
@@ -200,6 +225,7 @@ def build_request(
         target, _, alias = link.partition(":")
         if not target or ":" in alias:
             raise InvalidOptionError(f"invalid argument {link!r} for --link: bad format")
+    _check_container_mode(flags)
     if flags.links and flags.network in ("host", "none"):
         raise InvalidOptionError(
             f"conflicting options: {flags.network} type networking can't be used with links. "

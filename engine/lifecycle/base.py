@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from engine.containers import events
+from engine.containers import events, netmode
 from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.names import new_id, random_name
 from engine.containers.record import ContainerRecord
@@ -110,8 +110,16 @@ class LifecycleBase:
         image = self.images.resolve(flags.image)
         request = build_request(flags, image.defaults, image_id=image.id)
         network = request.host.network
-        if network not in ("none", "host") and not self.networks.exists(network):
+        if netmode.has_endpoint(network) and not self.networks.exists(network):
             raise EngineError(f"network {network} not found")
+        if joined := netmode.joined_container(network):
+            # By id, so that renaming the other changes nothing; with its host name, as Docker.
+            other = self.store.find(joined)
+            request = dataclasses.replace(
+                request,
+                config=dataclasses.replace(request.config, hostname=bundle.hostname_of(other)),
+                host=dataclasses.replace(request.host, network=netmode.CONTAINER_PREFIX + other.id),
+            )
         with self.store.locked(), contextlib.ExitStack() as undo:
             taken = {r.name for r in self.store.all()}
             name = request.name
@@ -163,6 +171,7 @@ class LifecycleBase:
             undo.callback(self._teardown, record)
             netns_path: str | None = None
             ip = gateway = ""
+            etc_from: ContainerRecord | None = None  # container:NAME shares its files
             spec = TaskSpec(
                 bundle=self.bundle_dir(cid),
                 log_path=self.log_path(cid),
@@ -178,7 +187,9 @@ class LifecycleBase:
             # The root and the shim (an overlay mount, a fork of the zygote) on one side, the
             # network (namespace, veth, lease) on the other: they do not depend on each other.
             with Background(self._prepare_root_and_shim, record, spec) as root:
-                if host.network not in ("none", "host"):
+                if joined := netmode.joined_container(host.network):
+                    netns_path, etc_from = self._joined_namespace(joined)
+                elif netmode.has_endpoint(host.network):
                     attachment = self.networks.connect(host.network, cid, record.name)
                     netns_path, ip = attachment.netns_path, attachment.ip
                     gateway = attachment.gateway
@@ -203,9 +214,12 @@ class LifecycleBase:
                 link_env: list[str] = []
                 if host.network == "bridge" and host.links:
                     linked, link_env = links.legacy(record, self.store)
-                bundle.write_etc(
-                    self.bundle_dir(cid), record, ip, peers, gateway=gateway, linked=linked
-                )
+                if etc_from is None:
+                    bundle.write_etc(
+                        self.bundle_dir(cid), record, ip, peers, gateway=gateway, linked=linked
+                    )
+                else:
+                    bundle.share_etc(self.bundle_dir(etc_from.id), self.bundle_dir(cid))
                 mounts = mountpoints.prepare(record.host.mounts, rootfs, self.volumes)
                 bundle.write(
                     record,
@@ -258,6 +272,17 @@ class LifecycleBase:
             undo.pop_all()
         return self._announce_start(record)
 
+    def _joined_namespace(self, joined_id: str) -> tuple[str, ContainerRecord]:
+        """`--network container:X`: X's network namespace (it must run) and X itself, whose
+        hosts, hostname and resolv.conf the joining container shares, as in Docker."""
+        try:
+            other = self.store.find(joined_id)
+        except NoSuchContainerError:
+            raise ConflictError(f"No such container: {joined_id}") from None
+        if other.state.status not in LIVE or not other.state.pid:
+            raise ConflictError(f"cannot join network of a non running container: {joined_id}")
+        return f"/proc/{other.state.pid}/ns/net", other
+
     def _mark_running(self, record: ContainerRecord, pid: int) -> ContainerRecord:
         """Record a task that runs: the end of a start (the record carries ports and IP)."""
         resources = {k: v for k, v in record.resources.items() if k != "setup"}
@@ -305,7 +330,7 @@ class LifecycleBase:
         with Background(self._delete_task_and_root, record.id, remove):
             # Its name goes from the others' hosts files before its address is given out again.
             self.sync_names(record.host.network, leaving=record.id)
-            if record.host.network not in ("none", "host"):
+            if netmode.has_endpoint(record.host.network):
                 self.networks.disconnect(record.host.network, record.id)
         resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
         current = (

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import resource
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,6 +143,16 @@ def write_etc(
         # rest; `--dns` bypasses it, as with Podman's aardvark-dns.
         host = dataclasses.replace(host, dns=(gateway,))
     (bundle / "resolv.conf").write_text(_resolv_conf(Path("/etc/resolv.conf"), host))
+
+
+def share_etc(source: Path, bundle: Path) -> None:
+    """`--network container:X`: X's own hosts, hostname and resolv.conf, as hard links, so
+    that X's later changes (peers coming and going) reach both; X's removal leaves ours."""
+    bundle.mkdir(parents=True, exist_ok=True)
+    for name in ("hosts", "hostname", "resolv.conf"):
+        mine = bundle / name
+        mine.unlink(missing_ok=True)
+        os.link(source / name, mine)
 
 
 def write(

@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from engine.containers.netmode import joined_container
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
 from engine.shimapi import discovery
@@ -37,7 +38,7 @@ LISTED = ("running", "paused")  # a paused container keeps its address, and Dock
 
 def on_user_network(network: str) -> bool:
     """Whether containers on `network` find each other by name."""
-    return network not in NO_NAMES
+    return network not in NO_NAMES and not joined_container(network)
 
 
 def render(
