@@ -73,6 +73,7 @@ def parser(suite: str = "") -> argparse.ArgumentParser:
 SUITES: dict[str, tuple[str, str]] = {
     "network": ("bench.network", "pybridge vs the reference CNI bridge + host-local (needs root)"),
     "engine": ("bench.engine", "pyengine and pyshim vs docker, containerd-shim and runc"),
+    "dns": ("bench.dns", "a user network's DNS server vs dnsmasq on the same records"),
 }
 
 

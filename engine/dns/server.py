@@ -6,7 +6,7 @@ the engine as fds 3 and 4), on uvloop.
 - Everything else goes to the upstream resolvers unchanged (UDP, or TCP for a TCP question),
   each tried in turn for 2 s; none answering: SERVFAIL. It runs in the host's namespace, so
   a host resolver on loopback (systemd-resolved's 127.0.0.53) works as upstream.
-- It leaves once its network has had no container for GRACE seconds, checked under the
+- It leaves once its network has no container (checked every second), under the
   network's lock (the one the engine holds while it writes the records and starts a server),
   so a container starting meanwhile either keeps it or starts the next one.
 """
@@ -24,20 +24,14 @@ import time
 import typing
 from pathlib import Path
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 import uvloop
 
+from engine.dns import wire
 from engine.dns.records import Table
 
 TTL = 60
 UPSTREAM_TIMEOUT = 2.0
-GRACE = 30.0
+GRACE = 0.0  # "stopped with the last": leave at the first check that finds none
 CHECK_EVERY = 1.0
 MAX_UDP = 65535
 
@@ -56,55 +50,39 @@ class Resolver:
         self.table = table
         self.upstreams = upstreams
 
-    def local(self, query: dns.message.Message, client: str = "") -> bytes | None:
-        """Our answer to a question about this network's names; None: not ours."""
-        if len(query.question) != 1:
+    def local(self, data: bytes, client: str = "") -> bytes | None:
+        """Our answer to a question about this network's names, read and written on the wire
+        (engine/dns/wire.py); None: not ours, or not a question the fast path reads."""
+        q = wire.read_question(data)
+        if q is None or q.qclass != wire.QCLASS_IN:
             return None
-        question = query.question[0]
-        if question.rdclass != dns.rdataclass.IN:
-            return None
-        name = question.name.to_text(omit_final_dot=True).lower()
         self.table.refresh()
-        reply = dns.message.make_response(query)
-        reply.flags |= dns.flags.AA | dns.flags.RA
-        if question.rdtype == dns.rdatatype.PTR:
-            ip = reverse_ip(name)
+        if q.qtype == wire.QTYPE_PTR:
+            ip = reverse_ip(q.name)
             owner = self.table.name_of(ip) if ip else None
             if owner is None:
                 return None
-            reply.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "PTR", owner + "."))
-            return reply.to_wire()
-        addresses = self.table.addresses(name, client)
+            return wire.reply(data, q, [wire.ptr_record(owner, TTL)])
+        addresses = self.table.addresses(q.name, client)
         if addresses is None:
             return None
-        if question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
-            reply.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "A", *addresses))
-        return reply.to_wire()  # AAAA, MX...: the name exists, with no such record
+        if q.qtype in (wire.QTYPE_A, wire.QTYPE_ANY):
+            return wire.reply(data, q, [wire.a_record(ip, TTL) for ip in addresses])
+        return wire.reply(data, q, [])  # AAAA, MX...: the name exists, with no such record
 
     async def answer(self, data: bytes, over_tcp: bool, client: str = "") -> bytes | None:
-        try:
-            query = dns.message.from_wire(data)
-        except dns.exception.DNSException:
-            return _formerr(data)
-        ours = self.local(query, client)
+        """Ours; else the first upstream's answer, passed on unchanged (whatever the message
+        holds: the upstream reads it, not us); else SERVFAIL. Noise and responses: nothing."""
+        ours = self.local(data, client)
         if ours is not None:
             return ours
+        if len(data) < wire.HEADER.size or data[2] & 0x80:
+            return None
         for host, port in self.upstreams:
             with contextlib.suppress(OSError, TimeoutError, asyncio.IncompleteReadError):
                 ask = _ask_tcp if over_tcp else _ask_udp
                 return await asyncio.wait_for(ask(host, port, data), UPSTREAM_TIMEOUT)
-        reply = dns.message.make_response(query)
-        reply.set_rcode(dns.rcode.SERVFAIL)
-        return reply.to_wire()
-
-
-def _formerr(data: bytes) -> bytes | None:
-    """FORMERR for a message whose header we can read; nothing for noise."""
-    if len(data) < 12:
-        return None
-    (ident,) = struct.unpack("!H", data[:2])
-    flags = 0x8000 | (data[2] & 0x78) << 8 | dns.rcode.FORMERR
-    return struct.pack("!HHHHHH", ident, flags, 0, 0, 0, 0)
+        return wire.failure(data, wire.RCODE_SERVFAIL)
 
 
 class _Once(asyncio.DatagramProtocol):
@@ -154,6 +132,16 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = typing.cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            ours = self.resolver.local(data, addr[0])
+        except Exception as exc:
+            sys.stderr.write(f"question from {addr[0]}: {exc!r}\n")
+            return
+        if ours is not None:  # answered here: no task, no await
+            if self.transport is not None:
+                with contextlib.suppress(OSError):
+                    self.transport.sendto(ours, addr)
+            return
         task = asyncio.ensure_future(self._reply(data, addr))
         self.pending.add(task)  # held until done: the loop keeps weak references only
         task.add_done_callback(self.pending.discard)

@@ -60,19 +60,20 @@ def sync(
             ensure_server(folder, gateway, upstreams)
 
 
-def ensure_server(folder: Path, gateway: str, upstreams: Sequence[str]) -> bool:
-    """Start the network's DNS server on `gateway`:53 unless one holds it; whether we did."""
+def ensure_server(folder: Path, gateway: str, upstreams: Sequence[str], port: int = PORT) -> bool:
+    """Start the network's DNS server on `gateway`:53 unless one holds it; whether we did.
+    (Another port: the bench's, beside dnsmasq.)"""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     with contextlib.closing(udp), contextlib.closing(tcp):
         try:
-            udp.bind((gateway, PORT))
+            udp.bind((gateway, port))
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            tcp.bind((gateway, PORT))
+            tcp.bind((gateway, port))
             tcp.listen(64)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
-                _note(folder, f"no DNS server on {gateway}:{PORT}: {exc.strerror}")
+                _note(folder, f"no DNS server on {gateway}:{port}: {exc.strerror}")
             return False
         argv = [sys.executable, "-m", "engine.dns.server", "--records", str(folder / RECORDS),
                 "--lock", str(folder / ".lock"), "--gateway", gateway]  # fmt: skip

@@ -12,8 +12,9 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
+from engine.dns import wire
 from engine.dns.records import Entry, Table, dump
-from engine.dns.server import Resolver, _formerr, host_resolvers, parse_upstream, reverse_ip
+from engine.dns.server import Resolver, host_resolvers, parse_upstream, reverse_ip
 
 
 def _table(tmp_path: Path, entries: list[Entry]) -> Table:
@@ -77,13 +78,38 @@ def test_forwarding_to_an_upstream(tmp_path: Path) -> None:
     assert not reply.flags & dns.flags.AA  # the upstream's answer, passed on unchanged
 
 
-def test_garbage_gets_formerr_or_nothing(tmp_path: Path) -> None:
+def test_noise_gets_nothing_and_unreadable_queries_a_servfail(tmp_path: Path) -> None:
     resolver = Resolver(_table(tmp_path, []), [])
     assert asyncio.run(resolver.answer(b"\x01", over_tcp=False)) is None
+    # A response sent to us is never answered (no loops between servers).
+    response = dns.message.make_response(dns.message.make_query("x1", "A")).to_wire()
+    assert asyncio.run(resolver.answer(response, over_tcp=False)) is None
+    # A query we cannot read goes upstream as it is; with none answering: SERVFAIL.
     bad = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xff"
     reply = asyncio.run(resolver.answer(bad, over_tcp=False))
-    assert reply == _formerr(bad) and reply is not None
-    assert reply[:2] == b"\x12\x34" and reply[3] & 0x0F == dns.rcode.FORMERR
+    assert reply is not None and reply[:2] == b"\x12\x34"
+    assert reply[3] & 0x0F == dns.rcode.SERVFAIL and reply[2] & 0x80
+
+
+def test_wire_replies_read_as_dnspython_reads_them(tmp_path: Path) -> None:
+    query = dns.message.make_query("Web.Example", "A", use_edns=0)
+    data = query.to_wire()
+    q = wire.read_question(data)
+    assert q is not None and (q.name, q.qtype) == ("web.example", wire.QTYPE_A)
+    out = dns.message.from_wire(wire.reply(data, q, [wire.a_record("10.1.2.3", 60)]))
+    assert out.id == query.id and out.flags & dns.flags.AA and out.flags & dns.flags.RD
+    assert out.question == query.question
+    assert [(r.address, rrset.ttl) for rrset in out.answer for r in rrset] == [("10.1.2.3", 60)]
+    ptr_q = dns.message.make_query("3.2.1.10.in-addr.arpa", "PTR").to_wire()
+    q = wire.read_question(ptr_q)
+    assert q is not None
+    ptr = dns.message.from_wire(wire.reply(ptr_q, q, [wire.ptr_record("web", 60)]))
+    assert [r.target.to_text() for rrset in ptr.answer for r in rrset] == ["web."]
+    fail = dns.message.from_wire(wire.failure(ptr_q, wire.RCODE_SERVFAIL) or b"")
+    assert fail.rcode() == dns.rcode.SERVFAIL and not fail.flags & dns.flags.AA
+    two = dns.message.make_query("a1", "A")
+    two.question.append(two.question[0])
+    assert wire.read_question(two.to_wire()) is None  # not the fast path's: passed upstream
 
 
 def test_table_reloads_changes_and_notices_removal(tmp_path: Path) -> None:
