@@ -218,6 +218,9 @@ class EndpointRequest:
     mac: str | None = None
     ip: IPv4Address | None = None
     ports: tuple[PortMapping, ...] = ()
+    # The network's gateway as the default route: a container's second network (Docker's
+    # `network connect`) adds only its subnet, the first one keeps the way out.
+    default_route: bool = True
 
 
 def endpoint_request(
@@ -228,6 +231,7 @@ def endpoint_request(
     mac: str | None = None,
     ip: Any = None,
     ports: tuple[PortMapping, ...] | list[PortMapping] = (),
+    default_route: bool = True,
 ) -> EndpointRequest:
     """Validate an ADD request (namespace existence is checked at ADD time, not here)."""
     check_name("container id", container_id, limit=256)
@@ -249,7 +253,7 @@ def endpoint_request(
         addr = parsed
     ports = tuple(ports)
     check_unique_ports(ports)
-    return EndpointRequest(container_id, netns, ifname, mac, addr, ports)
+    return EndpointRequest(container_id, netns, ifname, mac, addr, ports, default_route)
 
 
 __all__ = [

@@ -136,11 +136,12 @@ def add_endpoint(
             undo.callback(host.rtnl.delete, rec.host_veth)
             addrs = [(str(ips[0]), cfg.subnet.prefixlen, 0)]
             routes = []
-            if cfg.default_route and not cfg.internal:
+            way_out = cfg.default_route and not cfg.internal and req.default_route
+            if way_out:
                 routes.append(str(cfg.gateway))
             if cfg.subnet6 is not None and len(ips) > 1:
                 addrs.append((str(ips[1]), cfg.subnet6.prefixlen, IFA_F_NODAD))
-                if cfg.default_route and not cfg.internal:
+                if way_out:
                     routes.append(str(cfg.gateway6))
             configure_peer(rtnl_ns, req.ifname, addrs, routes)
             announce(req.netns, req.ifname, rec.mac, str(ips[0]))

@@ -22,16 +22,12 @@ NOT_MODIFIED = Reply(304)
 
 def inspect_record(engine: Engine, ref: str) -> dict[str, Any]:
     with engine.locked(ref) as record:
-        data = views.inspect(
+        return views.inspect(
             record,
             str(engine.log_path(record.id)),
             engine.proxy_state(record),
             str(engine.volumes.dir),
         )
-    data["NetworkSettings"]["Networks"] = translate.list_entry(record, 0)["NetworkSettings"][
-        "Networks"
-    ]
-    return data
 
 
 class Containers:

@@ -6,7 +6,10 @@ from engine.api import filters
 from engine.api.backend import Backend
 from engine.api.http import HttpError, Reply, Request, Response
 from engine.api.router import Router
-from engine.api.translate import network_id
+from engine.api.translate import strings
+from engine.containers.views import network_id
+from engine.lifecycle import joins
+from engine.lifecycle.service import Engine
 from engine.networks.service import NetworkCreate, NetworkService, NetworkView
 
 
@@ -35,6 +38,14 @@ def network_json(view: NetworkView) -> dict[str, Any]:
         "Options": dict(view.options),
         "Labels": dict(cfg.get("labels") or {}),
     }  # fmt: skip
+
+
+def _container(request: Request) -> tuple[str, dict[str, Any]]:
+    body = request.json()
+    ref = body.get("Container") if isinstance(body, dict) else None
+    if not isinstance(ref, str) or not ref:
+        raise HttpError(400, "Container is required")
+    return ref, body
 
 
 class Networks:
@@ -67,27 +78,34 @@ class Networks:
         return Reply(200, [n for n in shown if _matches(n, wanted)])
 
     async def connect(self, request: Request, name: str) -> Response:
-        """A container has one network here: connecting it to the one it is on is done (what
-        compose asks when it checks a container it just created); any other is not served."""
-        return await self._membership(request, name, connect=True)
+        """`network connect`: at once when it runs, at its next start otherwise."""
+        ref, body = _container(request)
+        endpoint = body.get("EndpointConfig") or {}
+        if not isinstance(endpoint, dict):
+            raise HttpError(400, "invalid EndpointConfig: expected an object")
+        aliases = strings(endpoint.get("Aliases"), "Aliases")
+        ipam = endpoint.get("IPAMConfig") or {}
+        ip = ipam.get("IPv4Address") or "" if isinstance(ipam, dict) else ""
+        network = await self._name(name)
+
+        def connect(engine: Engine) -> None:
+            record = engine.store.find(ref)
+            if record.host.network == network:
+                return  # compose asks for the network it created the container on: done
+            joins.connect(engine, ref, network, aliases, str(ip))
+
+        await self.backend.call(connect)
+        return Reply(200, b"", content_type="text/plain")
 
     async def disconnect(self, request: Request, name: str) -> Response:
-        return await self._membership(request, name, connect=False)
+        ref, _body = _container(request)
+        network = await self._name(name)
+        await self.backend.call(lambda engine: joins.disconnect(engine, ref, network))
+        return Reply(200, b"", content_type="text/plain")
 
-    async def _membership(self, request: Request, name: str, connect: bool) -> Response:
-        body = request.json()
-        ref = body.get("Container") if isinstance(body, dict) else None
-        if not isinstance(ref, str) or not ref:
-            raise HttpError(400, "Container is required")
-        record = await self.backend.call(lambda engine: engine.store.find(ref))
-        on = record.host.network in (name, network_id(name)) or network_id(
-            record.host.network
-        ).startswith(name)
-        if connect and on:
-            return Reply(200, b"", content_type="text/plain")
-        verb = "connect to" if connect else "disconnect from"
-        raise HttpError(501, f"cannot {verb} network {name}: a pyengine container has one "
-                             "network, chosen at create")  # fmt: skip
+    async def _name(self, ref: str) -> str:
+        views = await self.backend.networks(lambda service: service.networks())
+        return self._by_name(ref, views)
 
     async def inspect(self, request: Request, name: str) -> Response:
         def one(service: NetworkService) -> NetworkView:

@@ -5,7 +5,6 @@ go through one validation (`containers.request.build_request`) and make the same
 """
 
 import csv
-import hashlib
 import io
 from typing import Any
 
@@ -14,7 +13,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
-from engine.containers.views import labels, mounts
+from engine.containers.views import labels, mounts, networks
 
 
 def strings(value: Any, what: str) -> tuple[str, ...]:
@@ -208,25 +207,9 @@ def list_entry(record: ContainerRecord, now: float, volumes_dir: str = "") -> di
         "State": st.status,
         "Status": status_text(record, now),
         "HostConfig": {"NetworkMode": record.host.network},
-        "NetworkSettings": {"Networks": _networks(record)},
+        "NetworkSettings": {"Networks": networks(record)},
         "Mounts": mounts(record, volumes_dir),
     }
-
-
-def _networks(record: ContainerRecord) -> dict[str, Any]:
-    """Its one network. On a user network it answers to its aliases and its short id too,
-    which is what tells compose it is connected as it wants (no disconnect and reconnect)."""
-    network = record.host.network
-    if network == "none":
-        return {}
-    aliases = [*record.host.aliases, record.id[:12]] if network not in ("bridge", "host") else []
-    return {network: {"IPAddress": record.state.ip_address, "NetworkID": network_id(network),
-                      "Aliases": aliases or None}}  # fmt: skip
-
-
-def network_id(name: str) -> str:
-    """Networks are known by name here; the id clients expect is derived from it, stably."""
-    return hashlib.sha256(f"pyengine-network:{name}".encode()).hexdigest()
 
 
 def status_text(record: ContainerRecord, now: float) -> str:

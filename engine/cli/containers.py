@@ -53,8 +53,12 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--network-alias", multiple=True, help="Add network-scoped alias for the container"
         ),
         click.option(
-            "--network", "--net", default="bridge", help="Connect a container to a network"
+            "--network",
+            "--net",
+            multiple=True,
+            help="Connect a container to a network (again: to several, the first is its own)",
         ),
+        click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
         click.option(
             "--restart", default="no", help="Restart policy to apply when a container exits"
         ),
@@ -126,7 +130,9 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         publish=tuple(values["publish"]),
         publish_all=values["publish_all"],
         expose=tuple(values["expose"]),
-        network=values["network"],
+        network=(values["network"] or ("bridge",))[0],
+        extra_networks=tuple(values["network"][1:]),
+        ip=values["ip"],
         restart=values["restart"],
         runtime=values["runtime"],
         init=values["init"],

@@ -7,11 +7,15 @@ address or port taken: nothing was changed); 125 usage errors and failures of th
 """
 
 import json
+from collections.abc import Callable
 
 import click
 
+from engine.cli.context import open_engine
 from engine.cli.exitcodes import CommandRefusedError
 from engine.defaults import DEFAULT_ROOT
+from engine.errors import EngineError
+from engine.lifecycle import joins
 from engine.networks.service import OPTIONS, NetworkCreate, NetworkService
 
 
@@ -159,3 +163,32 @@ def gc(ctx: click.Context) -> None:
 def reload(ctx: click.Context) -> None:
     """Re-create our nftables tables from state (after `nft flush ruleset`, say)."""
     _service(ctx).reload()
+
+
+@network.command()
+@click.option(
+    "--alias", "aliases", multiple=True, help="Add network-scoped alias for the container"
+)
+@click.option("--ip", default="", help="IPv4 address")
+@click.argument("name")
+@click.argument("container")
+def connect(aliases: tuple[str, ...], ip: str, name: str, container: str) -> None:
+    """Connect a container to a network (running: at once; stopped: at its next start)."""
+    _joined(lambda: joins.connect(open_engine(), container, name, aliases, ip))
+
+
+@network.command()
+@click.option("-f", "--force", is_flag=True, help="Force the container to disconnect")
+@click.argument("name")
+@click.argument("container")
+def disconnect(force: bool, name: str, container: str) -> None:
+    """Disconnect a container from a network beyond its first."""
+    _joined(lambda: joins.disconnect(open_engine(), container, name))
+
+
+def _joined(change: Callable[[], object]) -> None:
+    """Docker's `Error response from daemon: ...` and exit 1 for every refusal."""
+    try:
+        change()
+    except EngineError as exc:
+        raise CommandRefusedError(str(exc)) from exc

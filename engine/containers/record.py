@@ -36,6 +36,25 @@ class ContainerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkJoin:
+    """A network beyond the first: `--network` again at create, or `network connect`."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    ip: str = ""  # the address asked for (`--ip`); "" is any free one
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAddress:
+    """Where a running container is on a network beyond its first."""
+
+    network: str
+    ip: str
+    gateway: str = ""
+    ifname: str = "eth1"
+
+
+@dataclass(frozen=True, slots=True)
 class HostConfig:
     """What the host provides (Docker's `HostConfig`)."""
 
@@ -65,6 +84,8 @@ class HostConfig:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     links: tuple[str, ...] = ()  # TARGET_ID:ALIAS once created (NAME[:ALIAS] as requested)
+    ip: str = ""  # on the first network (`--ip`); "" is any free one
+    extra_networks: tuple[NetworkJoin, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +105,7 @@ class ContainerState:
     ports: tuple[PortBinding, ...] = ()
     ip_address: str = ""
     gateway: str = ""
+    extra_addresses: tuple[NetworkAddress, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +142,14 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     for key in ("volumes_from", "extra_hosts", "dns", "dns_search", "dns_options", "cap_add",
                 "cap_drop", "links"):  # fmt: skip
         host[key] = tuple(host.get(key) or ())
+    host["extra_networks"] = tuple(
+        NetworkJoin(j["name"], tuple(j.get("aliases") or ()), j.get("ip", ""))
+        for j in host.get("extra_networks") or ()
+    )
     state = dict(data["state"])
+    state["extra_addresses"] = tuple(
+        NetworkAddress(**a) for a in state.get("extra_addresses") or ()
+    )
     state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
     return ContainerRecord(

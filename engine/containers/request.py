@@ -4,6 +4,7 @@ Everything Docker refuses before creating anything is refused here, with its mes
 so a bad flag never leaves a half-made container behind.
 """
 
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from engine.containers import hostopts, mounts, names, netmode, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
-from engine.containers.record import ContainerConfig, HostConfig
+from engine.containers.record import ContainerConfig, HostConfig, NetworkJoin
 from engine.containers.restart import parse_restart
 
 
@@ -61,6 +62,8 @@ class RunFlags:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
     links: tuple[str, ...] = ()  # NAME[:ALIAS]
+    extra_networks: tuple[str, ...] = ()  # --network given again
+    ip: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,27 @@ def _log_opts(items: Sequence[str]) -> tuple[int, int]:
     return max_size, max_file
 
 
+def _check_networks(flags: RunFlags) -> None:
+    """Several `--network`: bridge or user networks only, each once; `--ip` on a user one."""
+    special = [n for n in flags.extra_networks if not netmode.has_endpoint(n)]
+    if flags.extra_networks and (special or not netmode.has_endpoint(flags.network)):
+        raise InvalidOptionError(
+            "conflicting options: cannot attach both user-defined and non-user-defined "
+            "network-modes"
+        )
+    if len({flags.network, *flags.extra_networks}) != 1 + len(flags.extra_networks):
+        raise InvalidOptionError("a network can be given only once")
+    if flags.ip:
+        try:
+            ipaddress.IPv4Address(flags.ip)
+        except ValueError:
+            raise InvalidOptionError(f"invalid IPv4 address: {flags.ip}") from None
+        if flags.network in ("bridge", "host", "none") or netmode.joined_container(flags.network):
+            raise InvalidOptionError(
+                "user specified IP address is supported on user defined networks only"
+            )
+
+
 def _check_container_mode(flags: RunFlags) -> None:
     """What Docker refuses with `--network container:X`: the other container owns the
     network, its ports and its name files."""
@@ -226,6 +250,7 @@ def build_request(
         if not target or ":" in alias:
             raise InvalidOptionError(f"invalid argument {link!r} for --link: bad format")
     _check_container_mode(flags)
+    _check_networks(flags)
     if flags.links and flags.network in ("host", "none"):
         raise InvalidOptionError(
             f"conflicting options: {flags.network} type networking can't be used with links. "
@@ -275,5 +300,7 @@ def build_request(
         cap_add=flags.cap_add,
         cap_drop=flags.cap_drop,
         links=flags.links,
+        ip=flags.ip,
+        extra_networks=tuple(NetworkJoin(n) for n in flags.extra_networks),
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

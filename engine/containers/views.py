@@ -1,8 +1,10 @@
 """What `ps`, `port` and `inspect` print for a record, in Docker's shapes."""
 
 import datetime
+import hashlib
 from typing import Any
 
+from engine.containers import netmode
 from engine.containers.mounts import FROM_MOUNT_FLAG, FROM_TMPFS_FLAG, FROM_VOLUME_FLAG
 from engine.containers.ports import PortBinding
 from engine.containers.record import ContainerRecord, HostConfig
@@ -110,6 +112,31 @@ def mounts(record: ContainerRecord, volumes_dir: str) -> list[dict[str, Any]]:
             entry["Driver"] = "local"
         entry["Propagation"] = (m.propagation or "rprivate") if m.type == "bind" else ""
         out.append(entry)
+    return out
+
+
+def network_id(name: str) -> str:
+    """Networks are known by name here; the id clients expect is derived from it, stably."""
+    return hashlib.sha256(f"pyengine-network:{name}".encode()).hexdigest()
+
+
+def networks(record: ContainerRecord) -> dict[str, Any]:
+    """`NetworkSettings.Networks`: each network it is on, its address and gateway there while
+    it runs. On a user network it answers to its aliases and its short id too, which is what
+    tells compose it is connected as it wants (no disconnect and reconnect)."""
+    out: dict[str, Any] = {}
+    for network in netmode.networks_of(record):
+        if network == "none" or netmode.joined_container(network):
+            continue
+        user = network not in ("bridge", "host")
+        aliases = [*netmode.aliases_on(record, network), record.id[:12]] if user else []
+        gateway = (
+            record.state.gateway
+            if network == record.host.network
+            else next((a.gateway for a in record.state.extra_addresses if a.network == network), "")
+        )
+        out[network] = {"IPAddress": netmode.address_on(record, network), "Gateway": gateway,
+                        "NetworkID": network_id(network), "Aliases": aliases or None}  # fmt: skip
     return out
 
 
@@ -227,6 +254,7 @@ def inspect(
         "NetworkSettings": {
             "IPAddress": st.ip_address,
             "Gateway": st.gateway,
+            "Networks": networks(record),
             "Ports": ports,
             **({} if proxy is None else {"PortProxy": {k.title(): v for k, v in proxy.items()}}),
         },

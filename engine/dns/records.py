@@ -14,8 +14,9 @@ RECORDS = "dns.json"
 class Entry:
     ip: str
     names: tuple[str, ...]
-    # --link aliases this container (and only it) resolves: (alias, the target's name).
-    links: tuple[tuple[str, str], ...] = ()
+    # Names this container (and only it) resolves, and to what: its --link aliases and its
+    # peers on its other networks, (name, address) each.
+    view: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -26,7 +27,7 @@ class Table:
     _stamp: tuple[int, int] = (-1, -1)
     _by_name: dict[str, list[str]] = field(default_factory=dict)
     _by_ip: dict[str, str] = field(default_factory=dict)
-    _links: dict[str, dict[str, str]] = field(default_factory=dict)
+    _views: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     empty_since: float | None = None
 
     def refresh(self) -> bool:
@@ -41,7 +42,11 @@ class Table:
             entries = load(self.path)
             self._by_name = {}
             self._by_ip = {}
-            self._links = {e.ip: {a.lower(): t for a, t in e.links} for e in entries if e.links}
+            self._views = {}
+            for entry in entries:
+                for name, ip in entry.view:
+                    names = self._views.setdefault(entry.ip, {})
+                    names.setdefault(name.lower(), []).append(ip)
             for entry in entries:
                 for name in entry.names:
                     self._by_name.setdefault(name.lower(), []).append(entry.ip)
@@ -53,9 +58,10 @@ class Table:
         return not self._by_ip
 
     def addresses(self, name: str, client: str = "") -> list[str] | None:
-        """The addresses of `name`, as the container at `client` sees it (its links first)."""
-        target = self._links.get(client, {}).get(name.lower())
-        return self._by_name.get((target or name).lower())
+        """The addresses of `name`, as the container at `client` sees it (its own view
+        first: its links, its other networks)."""
+        own = self._views.get(client, {}).get(name.lower())
+        return own if own is not None else self._by_name.get(name.lower())
 
     def name_of(self, ip: str) -> str | None:
         return self._by_ip.get(ip)
@@ -70,7 +76,7 @@ def load(path: Path) -> list[Entry]:
         Entry(
             str(e["ip"]),
             tuple(map(str, e["names"])),
-            tuple((str(a), str(t)) for a, t in e.get("links", [])),
+            tuple((str(n), str(ip)) for n, ip in e.get("view", [])),
         )
         for e in data.get("entries", [])
     ]
@@ -80,7 +86,7 @@ def dump(entries: list[Entry]) -> str:
     return json.dumps(
         {
             "entries": [
-                {"ip": e.ip, "names": list(e.names), "links": [list(x) for x in e.links]}
+                {"ip": e.ip, "names": list(e.names), "view": [list(x) for x in e.view]}
                 for e in entries
             ]
         }

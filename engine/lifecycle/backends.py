@@ -62,8 +62,16 @@ class Networks(Protocol):
         """Whether containers can be connected to this network (the default one always can)."""
         ...
 
-    def connect(self, network: str, container_id: str, name: str) -> Attachment:
-        """Create the container's namespace and endpoint on the network (idempotent)."""
+    def connect(
+        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+    ) -> Attachment:
+        """Create the container's namespace and its endpoint `ifname` on the network, at
+        address `ip` if given (idempotent)."""
+        ...
+
+    def detach(self, network: str, container_id: str, ifname: str) -> None:
+        """Remove an endpoint of the container on a network beyond its first (all of them
+        there for `ifname` ""); absent is fine."""
         ...
 
     def publish(

@@ -18,7 +18,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.request import RunFlags, build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle, hosts, links, mountpoints, resolver, volumes
+from engine.lifecycle import bundle, extras, hosts, links, mountpoints, resolver, volumes
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
@@ -93,9 +93,11 @@ class LifecycleBase:
 
     def sync_names(self, network: str, leaving: str = "") -> None:
         """What a user network's containers know of each other, after one came, went or was
-        renamed: their hosts files, and the records of the network's DNS server."""
+        renamed: their hosts files, and the records of the network's DNS server, and of the
+        other networks of its members (their servers answer for all their networks)."""
         hosts.sync(self.store, network, self.bundle_dir, leaving=leaving)
-        resolver.sync(self.store, network, leaving=leaving, upstreams=self.dns_upstreams)
+        for each in resolver.related(self.store, network, leaving):
+            resolver.sync(self.store, each, leaving=leaving, upstreams=self.dns_upstreams)
 
     def _event(self, action: str, record: ContainerRecord, exit_code: int | None = None) -> None:
         events.append(
@@ -110,8 +112,9 @@ class LifecycleBase:
         image = self.images.resolve(flags.image)
         request = build_request(flags, image.defaults, image_id=image.id)
         network = request.host.network
-        if netmode.has_endpoint(network) and not self.networks.exists(network):
-            raise EngineError(f"network {network} not found")
+        for each in (network, *(j.name for j in request.host.extra_networks)):
+            if netmode.has_endpoint(each) and not self.networks.exists(each):
+                raise EngineError(f"network {each} not found")
         if joined := netmode.joined_container(network):
             # By id, so that renaming the other changes nothing; with its host name, as Docker.
             other = self.store.find(joined)
@@ -190,10 +193,12 @@ class LifecycleBase:
                 if joined := netmode.joined_container(host.network):
                     netns_path, etc_from = self._joined_namespace(joined)
                 elif netmode.has_endpoint(host.network):
-                    attachment = self.networks.connect(host.network, cid, record.name)
+                    attachment = self.networks.connect(host.network, cid, record.name, ip=host.ip)
                     netns_path, ip = attachment.netns_path, attachment.ip
                     gateway = attachment.gateway
                 rootfs = root.result()
+            # Its further networks: more endpoints in the namespace its first one made.
+            extra = extras.attach_all(self.networks, record) if ip else ()
             ipv6 = proxyproc.host_ipv6()
             ports = allocate.HostPorts()
             if host.ports and ip:
@@ -252,6 +257,7 @@ class LifecycleBase:
                 ports=tuple(proxyproc.with_ipv6_wildcards(bindings) if ipv6 else bindings),
                 ip_address=ip,
                 gateway=gateway,
+                extra_addresses=extra,
             )
             self.store.write(record, durable=False)
             try:
@@ -261,7 +267,12 @@ class LifecycleBase:
                 code = container_exit_code(exc) or 128
                 # Nothing runs: no ports, no address (the undo releases them).
                 failed = record.with_state(
-                    exit_code=code, error=str(exc), ports=(), ip_address="", gateway=""
+                    exit_code=code,
+                    error=str(exc),
+                    ports=(),
+                    ip_address="",
+                    gateway="",
+                    extra_addresses=(),
                 )
                 self.store.write(failed)
                 raise
@@ -300,7 +311,8 @@ class LifecycleBase:
 
     def _announce_start(self, record: ContainerRecord) -> ContainerRecord:
         # Now that the record says running: the others list it, it lists whoever came since.
-        self.sync_names(record.host.network)
+        for network in netmode.networks_of(record):
+            self.sync_names(network)
         self._event("start", record)
         return record
 
@@ -329,8 +341,10 @@ class LifecycleBase:
         # kernel (`runc delete`, the veth's removal, about 10 ms each), so they overlap.
         with Background(self._delete_task_and_root, record.id, remove):
             # Its name goes from the others' hosts files before its address is given out again.
-            self.sync_names(record.host.network, leaving=record.id)
+            for network in netmode.networks_of(record):
+                self.sync_names(network, leaving=record.id)
             if netmode.has_endpoint(record.host.network):
+                extras.detach_all(self.networks, record)
                 self.networks.disconnect(record.host.network, record.id)
         resources = {k: v for k, v in record.resources.items() if k not in ("proxy", "setup")}
         current = (
@@ -394,7 +408,7 @@ class LifecycleBase:
                 return record
             self._teardown(record)
             rolled_back = self.store.reload(record).with_state(
-                status=record.state.status, ports=(), ip_address="", gateway=""
+                status=record.state.status, ports=(), ip_address="", gateway="", extra_addresses=()
             )
             self.store.write(rolled_back, durable=False)
             return rolled_back

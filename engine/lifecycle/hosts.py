@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from engine.containers.netmode import joined_container
+from engine.containers.netmode import address_on, aliases_on, joined_container
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
 from engine.shimapi import discovery
@@ -79,7 +79,8 @@ def with_peers(text: str, network: str, peers: Sequence[Peer]) -> str:
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    start = next((i for i, line in enumerate(lines) if line.startswith(BEGIN)), None)
+    # Its own network's block: a container on several networks has one block for each.
+    start = next((i for i, line in enumerate(lines) if line == f"{BEGIN}{network}\n"), None)
     if start is None:
         return "".join(lines) + block(network, peers)
     end = next((i for i in range(start, len(lines)) if lines[i] == END), len(lines) - 1)
@@ -108,18 +109,18 @@ def members(
     return [
         r
         for r in records
-        if r.host.network == network
-        and r.id != leaving
+        if r.id != leaving
         and r.state.status in LISTED
-        and r.state.ip_address
+        and address_on(r, network)
         and alive(r.state.pid)
     ]
 
 
-def peer(record: ContainerRecord) -> Peer:
-    """Its line's fields; its aliases (compose's service name) resolve like its name."""
-    names = " ".join((record.name, *record.host.aliases))
-    return record.state.ip_address, names, record.id[:12]
+def peer(record: ContainerRecord, network: str) -> Peer:
+    """Its line's fields on `network`; its aliases there (compose's service name) resolve
+    like its name."""
+    names = " ".join((record.name, *aliases_on(record, network)))
+    return address_on(record, network), names, record.id[:12]
 
 
 def peers_for(store: ContainerStore, network: str, container_id: str) -> list[Peer]:
@@ -129,7 +130,7 @@ def peers_for(store: ContainerStore, network: str, container_id: str) -> list[Pe
     """
     if not on_user_network(network):
         return []
-    return [peer(r) for r in members(store.all(), network, leaving=container_id)]
+    return [peer(r, network) for r in members(store.all(), network, leaving=container_id)]
 
 
 def sync(
@@ -149,7 +150,7 @@ def sync(
     with flocked(lock_dir(store, network) / ".lock"):
         listed = members(store.all(), network, leaving=leaving, alive=alive)
         for record in listed:
-            others = [peer(r) for r in listed if r.id != record.id]
+            others = [peer(r, network) for r in listed if r.id != record.id]
             update(bundle_dir(record.id) / "hosts", network, others)
 
 

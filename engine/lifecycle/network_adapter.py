@@ -91,7 +91,9 @@ class BridgeNetworks:
             raise NetworkAdapterError(str(exc)) from exc
         return True
 
-    def connect(self, network: str, container_id: str, name: str) -> Attachment:
+    def connect(
+        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+    ) -> Attachment:
         try:
             with self._driver() as driver:
                 if network == DEFAULT_NETWORK:
@@ -103,12 +105,15 @@ class BridgeNetworks:
                 else:
                     path = netns.create(ns)
                     _loopback_up(ns)
-                existing = [r for r in driver.endpoints(network) if r.container_id == container_id]
-                record = (
-                    existing[0]
-                    if existing
-                    else driver.add_endpoint(network, endpoint_request(container_id, path))
+                existing = [
+                    r
+                    for r in driver.endpoints(network)
+                    if r.container_id == container_id and r.ifname == ifname
+                ]
+                request = endpoint_request(
+                    container_id, path, ifname, ip=ip or None, default_route=ifname == "eth0"
                 )
+                record = existing[0] if existing else driver.add_endpoint(network, request)
         except NetworkNotFoundError:
             raise NetworkAdapterError(f"network {network} not found") from None
         except (BridgeError, NetnsError) as exc:
@@ -125,6 +130,20 @@ class BridgeNetworks:
             ]
             with self._driver() as driver:
                 driver.publish(network, container_id, "eth0", ports)
+        except BridgeError as exc:
+            raise NetworkAdapterError(str(exc)) from exc
+
+    def detach(self, network: str, container_id: str, ifname: str) -> None:
+        """One network beyond the first leaves the container's namespace (every endpoint of
+        it there when `ifname` is ""); absent is fine."""
+        try:
+            with self._driver() as driver:
+                try:
+                    for record in driver.endpoints(network):
+                        if record.container_id == container_id and ifname in ("", record.ifname):
+                            driver.remove_endpoint(network, container_id, record.ifname)
+                except NetworkNotFoundError:
+                    pass
         except BridgeError as exc:
             raise NetworkAdapterError(str(exc)) from exc
 

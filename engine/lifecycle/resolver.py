@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.containers import netmode
+from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
 from engine.dns.records import RECORDS, Entry, dump
 from engine.lifecycle import hosts, links
@@ -45,12 +47,13 @@ def sync(
         return
     folder = hosts.lock_dir(store, network)
     with flocked(folder / ".lock"):
-        listed = hosts.members(store.all(), network, leaving=leaving, alive=alive)
+        records = store.all()
+        listed = hosts.members(records, network, leaving=leaving, alive=alive)
         entries = [
             Entry(
-                r.state.ip_address,
-                names_of(r.name, r.host.aliases, r.id),
-                tuple((alias, t.name) for alias, t in links.targets(r, store)),
+                netmode.address_on(r, network),
+                names_of(r.name, netmode.aliases_on(r, network), r.id),
+                view(r, network, records, store, leaving),
             )
             for r in listed
         ]
@@ -58,6 +61,40 @@ def sync(
         gateway = next((r.state.gateway for r in listed if r.state.gateway), "")
         if gateway:
             ensure_server(folder, gateway, upstreams)
+
+
+def view(
+    record: ContainerRecord,
+    network: str,
+    records: list[ContainerRecord],
+    store: ContainerStore,
+    leaving: str,
+) -> tuple[tuple[str, str], ...]:
+    """The names only this container resolves through `network`'s server: its --link aliases,
+    and its peers on its other user networks (one server answers for all of them, the one on
+    its first network, named in its resolv.conf)."""
+    seen: list[tuple[str, str]] = []
+    for alias, target in links.targets(record, store):
+        if ip := netmode.address_on(target, network):
+            seen.append((alias, ip))
+    for other in netmode.networks_of(record):
+        if other == network or not hosts.on_user_network(other):
+            continue
+        for peer in hosts.members(records, other, leaving=leaving):
+            if peer.id != record.id:
+                ip = netmode.address_on(peer, other)
+                seen += [
+                    (n, ip) for n in names_of(peer.name, netmode.aliases_on(peer, other), peer.id)
+                ]
+    return tuple(seen)
+
+
+def related(store: ContainerStore, network: str, leaving: str = "") -> list[str]:
+    """`network` and the other user networks of its members, whose servers answer for it."""
+    found = [network]
+    for record in hosts.members(store.all(), network, leaving=leaving):
+        found += [n for n in netmode.networks_of(record) if hosts.on_user_network(n)]
+    return list(dict.fromkeys(found))
 
 
 def ensure_server(folder: Path, gateway: str, upstreams: Sequence[str], port: int = PORT) -> bool:

@@ -48,10 +48,16 @@ class FakeNetworks:
     def exists(self, network: str) -> bool:
         return network in ("bridge", "user")
 
-    def connect(self, network: str, container_id: str, name: str) -> Attachment:
-        ip = f"10.0.0.{len(self.connected) + 2}"
-        self.connected[container_id] = ip
+    def connect(
+        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+    ) -> Attachment:
+        ip = ip or f"10.0.0.{len(self.connected) + 2}"
+        self.connected[container_id if ifname == "eth0" else f"{container_id}/{ifname}"] = ip
         return Attachment(f"/run/netns/{container_id[:12]}", ip)
+
+    def detach(self, network: str, container_id: str, ifname: str) -> None:
+        for key in [k for k in self.connected if k.startswith(f"{container_id}/{ifname}")]:
+            self.connected.pop(key)
 
     def publish(
         self, network: str, container_id: str, ip: str, bindings: Sequence[PortBinding]

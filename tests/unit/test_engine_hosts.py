@@ -98,7 +98,7 @@ def test_members_are_running_or_paused_on_that_network_with_an_address() -> None
         "db",
         "dead",
     ]
-    assert hosts.peer(records[0]) == ("10.0.0.2", "web", "a" * 12)
+    assert hosts.peer(records[0], "net") == ("10.0.0.2", "web", "a" * 12)
 
 
 def test_pid_alive() -> None:
