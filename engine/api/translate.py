@@ -99,6 +99,19 @@ def _mount_flag(item: Any) -> str:
     return out.getvalue()
 
 
+def _ulimit(item: Any) -> str:
+    if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+        raise HttpError(400, "invalid Ulimits: expected objects with Name, Soft and Hard")
+    return f"{item['Name']}={int(item.get('Soft', 0))}:{int(item.get('Hard', 0))}"
+
+
+def _device(item: Any) -> str:
+    if not isinstance(item, dict) or not isinstance(item.get("PathOnHost"), str):
+        raise HttpError(400, "invalid Devices: expected objects with PathOnHost")
+    inside = item.get("PathInContainer") or item["PathOnHost"]
+    return f"{item['PathOnHost']}:{inside}:{item.get('CgroupPermissions') or 'rwm'}"
+
+
 def _link(item: str) -> str:
     name, _, alias = item.partition(":")
     return f"{name.lstrip('/')}:{alias.rsplit('/', 1)[-1]}" if alias else name.lstrip("/")
@@ -176,6 +189,19 @@ def create_flags(body: Any, name: str) -> RunFlags:
         cap_drop=strings(host.get("CapDrop"), "CapDrop"),
         # "name:alias", or inspect's "/name:/self/alias" sent back by a client.
         links=tuple(_link(item) for item in strings(host.get("Links"), "Links")),
+        ulimits=tuple(_ulimit(u) for u in _typed(host, "Ulimits", list, [])),
+        shm_size=str(_typed(host, "ShmSize", int, 0) or ""),
+        sysctls=tuple(f"{k}={v}" for k, v in _typed(host, "Sysctls", dict, {}).items()),
+        group_add=strings(host.get("GroupAdd"), "GroupAdd"),
+        memory_swap=str(_typed(host, "MemorySwap", int, 0) or ""),
+        cpu_shares=_typed(host, "CpuShares", int, 0),
+        cpuset_cpus=_typed(host, "CpusetCpus", str, ""),
+        oom_kill_disable=bool(_typed(host, "OomKillDisable", bool, False)),
+        pid_mode=_typed(host, "PidMode", str, ""),
+        ipc_mode=_typed(host, "IpcMode", str, ""),
+        privileged=_typed(host, "Privileged", bool, False),
+        security_opts=strings(host.get("SecurityOpt"), "SecurityOpt"),
+        devices=tuple(_device(d) for d in _typed(host, "Devices", list, [])),
     )
 
 

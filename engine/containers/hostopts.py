@@ -10,7 +10,8 @@ from engine.containers.errors import InvalidOptionError
 HOST_GATEWAY = "host-gateway"  # --add-host NAME:host-gateway: the container's gateway
 # RFC 1123 names, as Podman checks them (Docker passes anything to sethostname).
 HOSTNAME = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?")
-# Every capability the kernel knows by name (linux/capability.h), without the CAP_ prefix.
+# Every capability by name (linux/capability.h), without the CAP_ prefix, in the kernel's
+# numbering: CHOWN is 0.
 CAPABILITIES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
     "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
@@ -19,6 +20,18 @@ CAPABILITIES = (
     "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
     "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 )  # fmt: skip
+
+
+def host_capabilities() -> tuple[str, ...]:
+    """The capabilities this engine may grant (`ALL`, --privileged): those in its own bounding
+    set, as Docker reads them (an older kernel lacks newer ones; a VM or an outer container may
+    withhold some; runc cannot give what it has not: "unable to apply caps")."""
+    try:
+        with open("/proc/self/status") as f:
+            bits = next(int(ln.split()[1], 16) for ln in f if ln.startswith("CapBnd:"))
+    except (OSError, ValueError, StopIteration):
+        return CAPABILITIES
+    return tuple(name for number, name in enumerate(CAPABILITIES) if bits >> number & 1)
 
 
 def check_hostname(name: str) -> str:
@@ -67,7 +80,7 @@ def capabilities(base: Sequence[str], add: Sequence[str], drop: Sequence[str]) -
         names = []
     names = [n for n in names if n not in dropping]
     if "ALL" in adding:
-        names = list(CAPABILITIES)
+        names = list(host_capabilities())
     names += [n for n in adding if n != "ALL" and n not in names]
     return tuple(f"CAP_{n}" for n in names)
 

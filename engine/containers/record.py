@@ -86,6 +86,20 @@ class HostConfig:
     links: tuple[str, ...] = ()  # TARGET_ID:ALIAS once created (NAME[:ALIAS] as requested)
     ip: str = ""  # on the first network (`--ip`); "" is any free one
     extra_networks: tuple[NetworkJoin, ...] = ()
+    # Privileges and resources beyond the basics (engine/containers/resources.py).
+    ulimits: tuple[str, ...] = ()
+    shm_size: int = 0  # bytes; 0 is Docker's 64 MiB
+    sysctls: tuple[str, ...] = ()
+    group_add: tuple[str, ...] = ()
+    memory_swap: int = 0  # memory+swap bytes; -1 unlimited; 0 none set
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    oom_kill_disable: bool = False
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    privileged: bool = False
+    security_opts: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +145,13 @@ def to_json(record: ContainerRecord) -> dict[str, Any]:
     return dataclasses.asdict(record)
 
 
+# HostConfig's fields that are tuples of strings (JSON gives lists; old records lack them).
+STRING_TUPLES = (
+    "volumes_from", "extra_hosts", "dns", "dns_search", "dns_options", "cap_add", "cap_drop",
+    "links", "ulimits", "sysctls", "group_add", "security_opts", "devices",
+)  # fmt: skip
+
+
 def from_json(data: dict[str, Any]) -> ContainerRecord:
     """The record back from `to_json`'s output."""
     cfg = data["config"]
@@ -139,8 +160,7 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     host["restart"] = RestartPolicy(**host["restart"])
     host["aliases"] = tuple(host.get("aliases") or ())
     host["mounts"] = mounts.from_json(host.get("mounts") or ())
-    for key in ("volumes_from", "extra_hosts", "dns", "dns_search", "dns_options", "cap_add",
-                "cap_drop", "links"):  # fmt: skip
+    for key in STRING_TUPLES:
         host[key] = tuple(host.get(key) or ())
     host["extra_networks"] = tuple(
         NetworkJoin(j["name"], tuple(j.get("aliases") or ()), j.get("ip", ""))

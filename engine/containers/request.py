@@ -8,8 +8,9 @@ import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from engine.containers import hostopts, mounts, names, netmode, units
+from engine.containers import hostopts, mounts, names, netmode, resources, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
 from engine.containers.record import ContainerConfig, HostConfig, NetworkJoin
@@ -64,6 +65,19 @@ class RunFlags:
     links: tuple[str, ...] = ()  # NAME[:ALIAS]
     extra_networks: tuple[str, ...] = ()  # --network given again
     ip: str = ""
+    ulimits: tuple[str, ...] = ()  # name=soft[:hard]
+    shm_size: str = ""
+    sysctls: tuple[str, ...] = ()  # key=value
+    group_add: tuple[str, ...] = ()
+    memory_swap: str = ""
+    cpu_shares: int = 0
+    cpuset_cpus: str = ""
+    oom_kill_disable: bool = False
+    pid_mode: str = ""
+    ipc_mode: str = ""
+    privileged: bool = False
+    security_opts: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +162,43 @@ def _log_opts(items: Sequence[str]) -> tuple[int, int]:
     if max_file > 1 and max_size == -1:
         raise InvalidOptionError("max-file can only be used with max-size")
     return max_size, max_file
+
+
+def _privileges(flags: RunFlags, memory: int) -> dict[str, Any]:
+    """The privilege and resource part of the host config, checked (engine/containers/
+    resources.py)."""
+    for item in flags.ulimits:
+        resources.parse_ulimit(item)
+    for item in flags.sysctls:
+        resources.check_sysctl(item, flags.network)
+    for item in flags.devices:
+        resources.parse_device(item)
+    resources.check_security_opts(flags.security_opts)
+    if flags.cpu_shares < 0:
+        raise InvalidOptionError(f"invalid CPU shares: {flags.cpu_shares}")
+    swap = (
+        -1
+        if flags.memory_swap == "-1"
+        else (units.ram_in_bytes(flags.memory_swap) if flags.memory_swap else 0)
+    )
+    shm = units.ram_in_bytes(flags.shm_size) if flags.shm_size else 0
+    if flags.shm_size and shm <= 0:
+        raise InvalidOptionError(f"invalid size: '{flags.shm_size}'")
+    return {
+        "ulimits": flags.ulimits,
+        "shm_size": shm,
+        "sysctls": flags.sysctls,
+        "group_add": flags.group_add,
+        "memory_swap": resources.memory_swap(memory, swap),
+        "cpu_shares": flags.cpu_shares,
+        "cpuset_cpus": resources.check_cpuset(flags.cpuset_cpus),
+        "oom_kill_disable": flags.oom_kill_disable,
+        "pid_mode": resources.check_namespace_mode("pid", flags.pid_mode),
+        "ipc_mode": resources.check_namespace_mode("ipc", flags.ipc_mode),
+        "privileged": flags.privileged,
+        "security_opts": flags.security_opts,
+        "devices": flags.devices,
+    }
 
 
 def _check_networks(flags: RunFlags) -> None:
@@ -256,6 +307,7 @@ def build_request(
             f"conflicting options: {flags.network} type networking can't be used with links. "
             "This would result in undefined behavior"
         )
+    memory = units.memory_limit(flags.memory) if flags.memory else 0
     stop_signal = units.parse_signal(flags.stop_signal or image.stop_signal or "SIGTERM")
     timeout = 10 if flags.stop_timeout is None else flags.stop_timeout
     config = ContainerConfig(
@@ -282,7 +334,7 @@ def build_request(
         auto_remove=flags.auto_remove,
         runtime=flags.runtime,
         init=flags.init,
-        memory=units.memory_limit(flags.memory) if flags.memory else 0,
+        memory=memory,
         nano_cpus=units.nano_cpus(flags.cpus, cpu_count or os.cpu_count() or 1)
         if flags.cpus
         else 0,
@@ -302,5 +354,6 @@ def build_request(
         links=flags.links,
         ip=flags.ip,
         extra_networks=tuple(NetworkJoin(n) for n in flags.extra_networks),
+        **_privileges(flags, memory),
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

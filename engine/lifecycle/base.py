@@ -233,6 +233,7 @@ class LifecycleBase:
                     netns_path,
                     user_mounts=mounts,
                     link_env=link_env,
+                    namespaces=self._shared_namespaces(record),
                 )
                 resources = dict(record.resources)
                 proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
@@ -282,6 +283,15 @@ class LifecycleBase:
             record = self._mark_running(record, pid)
             undo.pop_all()
         return self._announce_start(record)
+
+    def _shared_namespaces(self, record: ContainerRecord) -> dict[str, str]:
+        """`--pid container:X`, `--ipc container:X`: X's namespaces (X must run)."""
+        shared = {}
+        for kind, mode in (("pid", record.host.pid_mode), ("ipc", record.host.ipc_mode)):
+            if mode.startswith(netmode.CONTAINER_PREFIX):
+                path, _other = self._joined_namespace(mode.removeprefix(netmode.CONTAINER_PREFIX))
+                shared[kind] = path.replace("/ns/net", f"/ns/{kind}")
+        return shared
 
     def _joined_namespace(self, joined_id: str) -> tuple[str, ContainerRecord]:
         """`--network container:X`: X's network namespace (it must run) and X itself, whose

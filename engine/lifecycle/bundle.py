@@ -11,7 +11,7 @@ from typing import Any
 from engine.containers.errors import InvalidOptionError
 from engine.containers.hostopts import HOST_GATEWAY, capabilities
 from engine.containers.record import ContainerRecord, HostConfig
-from engine.lifecycle import hosts
+from engine.lifecycle import hosts, security
 from engine.private import write_private
 from engine.runtime import spec
 
@@ -163,6 +163,7 @@ def write(
     *,
     user_mounts: Sequence[dict[str, Any]] = (),
     link_env: Sequence[str] = (),
+    namespaces: dict[str, str] | None = None,
 ) -> Path:
     """config.json for this container, with the OCI mounts of its volumes, binds and tmpfs
     (`mountpoints.prepare`) after the engine's own; returns its path."""
@@ -212,6 +213,7 @@ def write(
             "period": CPU_PERIOD,
             "quota": host.nano_cpus * CPU_PERIOD // 1_000_000_000,
         }
+    security.apply(doc, record, rootfs, namespaces)
     bundle.mkdir(parents=True, exist_ok=True)
     path = bundle / "config.json"
     write_private(path, json.dumps(doc, indent=1), durable=False)  # it holds the environment
