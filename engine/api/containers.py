@@ -10,8 +10,8 @@ from engine.api.backend import Backend
 from engine.api.http import Reply, Request, Response
 from engine.api.router import Router
 from engine.containers import views
+from engine.containers.record import LIVE
 from engine.containers.units import parse_signal
-from engine.lifecycle.base import LIVE
 from engine.lifecycle.rename import rename
 from engine.lifecycle.service import Engine
 from engine.lifecycle.top import container_top

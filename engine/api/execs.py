@@ -19,8 +19,8 @@ from engine.api.http import Hijack, HttpError, Reply, Request, Response
 from engine.api.router import Router
 from engine.api.translate import strings
 from engine.containers.errors import ConflictError
+from engine.containers.record import LIVE
 from engine.errors import EngineError, NotFoundError
-from engine.lifecycle.base import LIVE
 from engine.lifecycle.execs import ExecRequest
 from engine.lifecycle.service import Engine
 from engine.runtime.errors import container_exit_code

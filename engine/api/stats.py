@@ -11,7 +11,7 @@ from typing import Any
 from engine.api.backend import Backend
 from engine.api.http import Reply, Request, Response, Stream
 from engine.api.router import Router
-from engine.lifecycle.base import LIVE
+from engine.containers.record import LIVE
 from engine.lifecycle.service import Engine
 
 INTERVAL = 1.0  # seconds between samples, as dockerd's collector

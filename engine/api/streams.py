@@ -19,9 +19,9 @@ from engine.api.backend import Backend
 from engine.api.http import Hijack, HttpError, Request, Response, Stream
 from engine.api.router import Router
 from engine.containers.logs import LogEntry, fixed_nano, parse_time_arg
+from engine.containers.record import LIVE
 from engine.errors import EngineError
 from engine.lifecycle.attach import OutputTail, log_size
-from engine.lifecycle.base import LIVE
 from engine.lifecycle.service import WAIT_CONDITIONS, Engine
 from engine.lifecycle.streams import FOLLOW_POLL, LogCursor, LogsRequest
 

@@ -9,8 +9,8 @@ import io
 from typing import Any
 
 from engine.api.http import HttpError
+from engine.containers.flags import RunFlags
 from engine.containers.record import ContainerRecord
-from engine.containers.request import RunFlags
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
 from engine.containers.views import labels, mounts, networks

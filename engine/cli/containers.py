@@ -14,12 +14,11 @@ from engine.cli.attach import DEFAULT_DETACH_KEYS, attach_until_exit, parse_deta
 from engine.cli.context import config, open_engine
 from engine.cli.exitcodes import CommandRefusedError, RunFailedError
 from engine.containers.errors import InvalidOptionError, NoSuchContainerError
-from engine.containers.record import ContainerRecord
-from engine.containers.request import RunFlags
+from engine.containers.flags import RunFlags
+from engine.containers.record import LIVE, ContainerRecord
 from engine.containers.units import parse_signal
 from engine.errors import EngineError
 from engine.lifecycle.attach import log_size
-from engine.lifecycle.base import LIVE
 from engine.lifecycle.rename import rename
 
 # Options end at the image name: `run busybox ls -l` passes `-l` to ls.

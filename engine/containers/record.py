@@ -13,6 +13,7 @@ from engine.containers.ports import PortBinding
 from engine.containers.restart import RestartPolicy
 
 STATES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
+LIVE = ("running", "paused")  # a task runs (or is frozen): signals, exec, stop apply
 
 
 @dataclass(frozen=True, slots=True)

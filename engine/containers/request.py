@@ -4,94 +4,16 @@ Everything Docker refuses before creating anything is refused here, with its mes
 so a bad flag never leaves a half-made container behind.
 """
 
-import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from engine.containers import hostopts, mounts, names, netmode, resources, units
+from engine.containers import checks, hostopts, mounts, names, units
 from engine.containers.errors import InvalidOptionError
+from engine.containers.flags import ImageDefaults, RunFlags
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
 from engine.containers.record import ContainerConfig, HostConfig, NetworkJoin
 from engine.containers.restart import parse_restart
-
-
-@dataclass(frozen=True, slots=True)
-class RunFlags:
-    """The raw values of `pyengine create/run` flags, as the CLI received them."""
-
-    image: str
-    command: tuple[str, ...] = ()
-    name: str = ""
-    env: tuple[str, ...] = ()
-    workdir: str = ""
-    user: str = ""
-    entrypoint: str | None = None
-    tty: bool = False
-    interactive: bool = False
-    detach: bool = False
-    auto_remove: bool = False
-    publish: tuple[str, ...] = ()
-    publish_all: bool = False
-    expose: tuple[str, ...] = ()
-    network: str = "bridge"
-    restart: str = "no"
-    runtime: str = "runc"
-    init: bool = False
-    memory: str = ""
-    cpus: str = ""
-    pids_limit: int = 0
-    stop_signal: str = ""
-    stop_timeout: int | None = None
-    log_opts: tuple[str, ...] = ()
-    labels: tuple[str, ...] = ()
-    aliases: tuple[str, ...] = ()
-    volumes: tuple[str, ...] = ()  # -v
-    mounts: tuple[str, ...] = ()  # --mount
-    tmpfs: tuple[str, ...] = ()  # --tmpfs
-    read_only: bool = False
-    volumes_from: tuple[str, ...] = ()  # CONTAINER[:ro|rw]
-    # The API's Config.Volumes: anonymous volumes where no other mount is (docker-py sends
-    # every bind's target here too).
-    anonymous_volumes: tuple[str, ...] = ()
-    hostname: str = ""
-    add_hosts: tuple[str, ...] = ()  # NAME:IP
-    dns: tuple[str, ...] = ()
-    dns_search: tuple[str, ...] = ()
-    dns_options: tuple[str, ...] = ()
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    links: tuple[str, ...] = ()  # NAME[:ALIAS]
-    extra_networks: tuple[str, ...] = ()  # --network given again
-    ip: str = ""
-    ulimits: tuple[str, ...] = ()  # name=soft[:hard]
-    shm_size: str = ""
-    sysctls: tuple[str, ...] = ()  # key=value
-    group_add: tuple[str, ...] = ()
-    memory_swap: str = ""
-    cpu_shares: int = 0
-    cpuset_cpus: str = ""
-    oom_kill_disable: bool = False
-    pid_mode: str = ""
-    ipc_mode: str = ""
-    privileged: bool = False
-    security_opts: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ImageDefaults:
-    """What an image's config contributes when the flags do not say."""
-
-    cmd: tuple[str, ...] = ()
-    entrypoint: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
-    workdir: str = ""
-    user: str = ""
-    exposed: tuple[str, ...] = ()
-    stop_signal: str = ""
-    volumes: tuple[str, ...] = ()  # the image's VOLUMEs: an anonymous volume each
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,89 +86,6 @@ def _log_opts(items: Sequence[str]) -> tuple[int, int]:
     return max_size, max_file
 
 
-def _privileges(flags: RunFlags, memory: int) -> dict[str, Any]:
-    """The privilege and resource part of the host config, checked (engine/containers/
-    resources.py)."""
-    for item in flags.ulimits:
-        resources.parse_ulimit(item)
-    for item in flags.sysctls:
-        resources.check_sysctl(item, flags.network)
-    for item in flags.devices:
-        resources.parse_device(item)
-    resources.check_security_opts(flags.security_opts)
-    if flags.cpu_shares < 0:
-        raise InvalidOptionError(f"invalid CPU shares: {flags.cpu_shares}")
-    swap = (
-        -1
-        if flags.memory_swap == "-1"
-        else (units.ram_in_bytes(flags.memory_swap) if flags.memory_swap else 0)
-    )
-    shm = units.ram_in_bytes(flags.shm_size) if flags.shm_size else 0
-    if flags.shm_size and shm <= 0:
-        raise InvalidOptionError(f"invalid size: '{flags.shm_size}'")
-    return {
-        "ulimits": flags.ulimits,
-        "shm_size": shm,
-        "sysctls": flags.sysctls,
-        "group_add": flags.group_add,
-        "memory_swap": resources.memory_swap(memory, swap),
-        "cpu_shares": flags.cpu_shares,
-        "cpuset_cpus": resources.check_cpuset(flags.cpuset_cpus),
-        "oom_kill_disable": flags.oom_kill_disable,
-        "pid_mode": resources.check_namespace_mode("pid", flags.pid_mode),
-        "ipc_mode": resources.check_namespace_mode("ipc", flags.ipc_mode),
-        "privileged": flags.privileged,
-        "security_opts": flags.security_opts,
-        "devices": flags.devices,
-    }
-
-
-def _check_networks(flags: RunFlags) -> None:
-    """Several `--network`: bridge or user networks only, each once; `--ip` on a user one."""
-    special = [n for n in flags.extra_networks if not netmode.has_endpoint(n)]
-    if flags.extra_networks and (special or not netmode.has_endpoint(flags.network)):
-        raise InvalidOptionError(
-            "conflicting options: cannot attach both user-defined and non-user-defined "
-            "network-modes"
-        )
-    if len({flags.network, *flags.extra_networks}) != 1 + len(flags.extra_networks):
-        raise InvalidOptionError("a network can be given only once")
-    if flags.ip:
-        try:
-            ipaddress.IPv4Address(flags.ip)
-        except ValueError:
-            raise InvalidOptionError(f"invalid IPv4 address: {flags.ip}") from None
-        if flags.network in ("bridge", "host", "none") or netmode.joined_container(flags.network):
-            raise InvalidOptionError(
-                "user specified IP address is supported on user defined networks only"
-            )
-
-
-def _check_container_mode(flags: RunFlags) -> None:
-    """What Docker refuses with `--network container:X`: the other container owns the
-    network, its ports and its name files."""
-    if not netmode.joined_container(flags.network):
-        return
-    if flags.network == netmode.CONTAINER_PREFIX:
-        raise InvalidOptionError("invalid container format container:<name|id>")
-    conflicts = (
-        (flags.publish or flags.publish_all, "port publishing and the container type network mode"),
-        (flags.expose, "port exposing and the container type network mode"),
-        (flags.hostname, "hostname and the network mode"),
-        (flags.add_hosts, "custom host-to-IP mapping and the network mode"),
-        (flags.dns or flags.dns_search or flags.dns_options, "dns and the network mode"),
-        (flags.aliases, "network-scoped aliases and the container type network mode"),
-    )
-    for given, what in conflicts:
-        if given:
-            raise InvalidOptionError(f"conflicting options: {what}")
-    if flags.links:
-        raise InvalidOptionError(
-            "conflicting options: container type network can't be used with links. This "
-            "would result in undefined behavior"
-        )
-
-
 def build_request(
     flags: RunFlags,
     image: ImageDefaults,
@@ -300,8 +139,8 @@ def build_request(
         target, _, alias = link.partition(":")
         if not target or ":" in alias:
             raise InvalidOptionError(f"invalid argument {link!r} for --link: bad format")
-    _check_container_mode(flags)
-    _check_networks(flags)
+    checks.check_container_mode(flags)
+    checks.check_networks(flags)
     if flags.links and flags.network in ("host", "none"):
         raise InvalidOptionError(
             f"conflicting options: {flags.network} type networking can't be used with links. "
@@ -354,6 +193,6 @@ def build_request(
         links=flags.links,
         ip=flags.ip,
         extra_networks=tuple(NetworkJoin(n) for n in flags.extra_networks),
-        **_privileges(flags, memory),
+        **checks.privileges(flags, memory),
     )
     return RunRequest(name, config, host, flags.interactive, flags.detach)

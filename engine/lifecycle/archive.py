@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.containers.errors import ConflictError
+from engine.containers.record import LIVE
 from engine.errors import EngineError, NotFoundError
-from engine.lifecycle.base import LIVE
 from engine.lifecycle.execs import ExecRequest
 from engine.lifecycle.service import Engine
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from engine.containers.flags import ImageDefaults
 from engine.containers.ports import PortBinding
-from engine.containers.request import ImageDefaults
 from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.shimapi.exitfile import ExitStatus

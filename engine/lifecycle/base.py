@@ -13,12 +13,22 @@ from pathlib import Path
 
 from engine.containers import events, netmode
 from engine.containers.errors import ConflictError, NoSuchContainerError
+from engine.containers.flags import RunFlags
 from engine.containers.names import new_id, random_name
-from engine.containers.record import ContainerRecord
-from engine.containers.request import RunFlags, build_request
+from engine.containers.record import LIVE, ContainerRecord
+from engine.containers.request import build_request
 from engine.containers.store import ContainerStore
 from engine.errors import EngineError
-from engine.lifecycle import bundle, extras, hosts, links, mountpoints, resolver, volumes
+from engine.lifecycle import (
+    bundle,
+    extras,
+    hosts,
+    links,
+    mountpoints,
+    namespaces,
+    resolver,
+    volumes,
+)
 from engine.lifecycle.backends import Images, Networks, Tasks, TaskSpec, TaskStatus
 from engine.lifecycle.locks import container_lock
 from engine.lifecycle.parallel import Background
@@ -26,7 +36,6 @@ from engine.ports import allocate, proxyproc
 from engine.runtime.errors import container_exit_code
 from engine.volumes.store import VolumeStore
 
-LIVE = ("running", "paused")
 # Docker waits this long after a stop signal that could not be sent, then kills.
 SIGNAL_FAILED_WAIT = 2.0
 
@@ -191,7 +200,7 @@ class LifecycleBase:
             # network (namespace, veth, lease) on the other: they do not depend on each other.
             with Background(self._prepare_root_and_shim, record, spec) as root:
                 if joined := netmode.joined_container(host.network):
-                    netns_path, etc_from = self._joined_namespace(joined)
+                    netns_path, etc_from = namespaces.joined(self.store, joined)
                 elif netmode.has_endpoint(host.network):
                     attachment = self.networks.connect(host.network, cid, record.name, ip=host.ip)
                     netns_path, ip = attachment.netns_path, attachment.ip
@@ -233,7 +242,7 @@ class LifecycleBase:
                     netns_path,
                     user_mounts=mounts,
                     link_env=link_env,
-                    namespaces=self._shared_namespaces(record),
+                    namespaces=namespaces.shared(self.store, record),
                 )
                 resources = dict(record.resources)
                 proxy: tuple[proxyproc.ProxyHandle, proxyproc.ProxyLaunch] | None = None
@@ -283,26 +292,6 @@ class LifecycleBase:
             record = self._mark_running(record, pid)
             undo.pop_all()
         return self._announce_start(record)
-
-    def _shared_namespaces(self, record: ContainerRecord) -> dict[str, str]:
-        """`--pid container:X`, `--ipc container:X`: X's namespaces (X must run)."""
-        shared = {}
-        for kind, mode in (("pid", record.host.pid_mode), ("ipc", record.host.ipc_mode)):
-            if mode.startswith(netmode.CONTAINER_PREFIX):
-                path, _other = self._joined_namespace(mode.removeprefix(netmode.CONTAINER_PREFIX))
-                shared[kind] = path.replace("/ns/net", f"/ns/{kind}")
-        return shared
-
-    def _joined_namespace(self, joined_id: str) -> tuple[str, ContainerRecord]:
-        """`--network container:X`: X's network namespace (it must run) and X itself, whose
-        hosts, hostname and resolv.conf the joining container shares, as in Docker."""
-        try:
-            other = self.store.find(joined_id)
-        except NoSuchContainerError:
-            raise ConflictError(f"No such container: {joined_id}") from None
-        if other.state.status not in LIVE or not other.state.pid:
-            raise ConflictError(f"cannot join network of a non running container: {joined_id}")
-        return f"/proc/{other.state.pid}/ns/net", other
 
     def _mark_running(self, record: ContainerRecord, pid: int) -> ContainerRecord:
         """Record a task that runs: the end of a start (the record carries ports and IP)."""

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from engine.containers.request import ImageDefaults
+from engine.containers.flags import ImageDefaults
 from engine.errors import EngineError
 from engine.images import api, rootfs
 from engine.images.errors import ImageError

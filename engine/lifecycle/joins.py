@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from engine.containers import netmode
 from engine.containers.errors import ConflictError
-from engine.containers.record import ContainerRecord, NetworkAddress, NetworkJoin
+from engine.containers.record import LIVE, ContainerRecord, NetworkAddress, NetworkJoin
 from engine.errors import EngineError
 from engine.lifecycle import hosts
-from engine.lifecycle.base import LIVE, LifecycleBase
+from engine.lifecycle.base import LifecycleBase
 from engine.lifecycle.extras import next_ifname
 
 

@@ -5,8 +5,8 @@ import dataclasses
 
 from engine.containers import events, names
 from engine.containers.errors import ConflictError, InvalidOptionError
-from engine.containers.record import ContainerRecord
-from engine.lifecycle.base import LIVE, LifecycleBase
+from engine.containers.record import LIVE, ContainerRecord
+from engine.lifecycle.base import LifecycleBase
 
 
 def rename(engine: LifecycleBase, ref: str, new_name: str) -> ContainerRecord:

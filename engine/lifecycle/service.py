@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from engine.containers.errors import ConflictError, NoSuchContainerError
 from engine.containers.events import Event
 from engine.containers.logs import LogEntry
-from engine.containers.record import ContainerRecord
+from engine.containers.record import LIVE, ContainerRecord
 from engine.containers.restart import next_delay
 from engine.errors import EngineError
 from engine.lifecycle.backends import TerminalGuard
-from engine.lifecycle.base import LIVE, SIGNAL_FAILED_WAIT, LifecycleBase
+from engine.lifecycle.base import SIGNAL_FAILED_WAIT, LifecycleBase
 from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.lifecycle.locks import try_container_lock
 from engine.lifecycle.streams import (

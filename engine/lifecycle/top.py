@@ -5,8 +5,9 @@ import subprocess
 from dataclasses import dataclass
 
 from engine.containers.errors import ConflictError
+from engine.containers.record import LIVE
 from engine.errors import EngineError
-from engine.lifecycle.base import LIVE, LifecycleBase
+from engine.lifecycle.base import LifecycleBase
 
 
 @dataclass(frozen=True)

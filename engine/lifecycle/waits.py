@@ -7,9 +7,9 @@ this wait, or the container's last `die` event.
 
 from engine.containers import events as event_log
 from engine.containers.errors import InvalidOptionError, NoSuchContainerError
-from engine.containers.record import ContainerRecord
+from engine.containers.record import LIVE, ContainerRecord
 from engine.lifecycle.backends import TaskStatus
-from engine.lifecycle.base import LIVE, LifecycleBase
+from engine.lifecycle.base import LifecycleBase
 
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.containers.errors import InvalidOptionError
+from engine.containers.flags import ImageDefaults
 from engine.containers.ports import PortBinding
-from engine.containers.request import ImageDefaults
 from engine.errors import EngineError
 from engine.lifecycle.backends import Attachment, ResolvedImage, TaskSpec, TaskStatus
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch

@@ -11,7 +11,7 @@ from engine.api import frames, translate
 from engine.api.http import HttpError, Reply, Request, Response, serve_connection
 from engine.api.router import Router, status_of
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
-from engine.containers.request import RunFlags
+from engine.containers.flags import RunFlags
 from engine.errors import EngineError
 
 
@@ -135,8 +135,9 @@ def test_garbage_gets_a_400_and_the_connection_ends() -> None:
 
 def test_labels_aliases_and_list_filters() -> None:
     from engine.api import filters
+    from engine.containers.flags import ImageDefaults
     from engine.containers.record import from_json, to_json
-    from engine.containers.request import ImageDefaults, build_request
+    from engine.containers.request import build_request
 
     body = {"Image": "busybox", "Cmd": ["true"], "Labels": {"a": "1", "b": ""},
             "HostConfig": {"NetworkMode": "proj_default"},

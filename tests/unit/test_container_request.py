@@ -6,7 +6,8 @@ import pytest
 
 from engine.cli.exitcodes import exit_code
 from engine.containers.errors import InvalidOptionError
-from engine.containers.request import ImageDefaults, RunFlags, build_request
+from engine.containers.flags import ImageDefaults, RunFlags
+from engine.containers.request import build_request
 
 HTTPD = ImageDefaults(
     cmd=("httpd", "-f"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.containers.flags import RunFlags
 from engine.containers.record import ContainerConfig, ContainerRecord, HostConfig
-from engine.containers.request import RunFlags
 from engine.containers.store import ContainerStore
 from engine.lifecycle import hosts
 from engine.lifecycle.service import Engine

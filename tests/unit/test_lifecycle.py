@@ -10,7 +10,7 @@ import pytest
 
 from engine.containers import events
 from engine.containers.errors import ConflictError, NoSuchContainerError
-from engine.containers.request import RunFlags
+from engine.containers.flags import RunFlags
 from engine.errors import EngineError
 from engine.lifecycle.service import Engine
 from engine.lifecycle.streams import EventsRequest, LogsRequest

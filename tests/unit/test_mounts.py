@@ -9,6 +9,7 @@ import pytest
 
 from engine.containers import mounts
 from engine.containers.errors import InvalidOptionError
+from engine.containers.flags import ImageDefaults, RunFlags
 from engine.containers.mounts import (
     MountSpec,
     parse_mount_flag,
@@ -22,7 +23,7 @@ from engine.containers.record import (
     from_json,
     to_json,
 )
-from engine.containers.request import ImageDefaults, RunFlags, build_request
+from engine.containers.request import build_request
 from engine.lifecycle.mountpoints import EscapingMountError, prepare, resolve_in_root
 from engine.lifecycle.volumes import VolumeView, volume_matches
 from engine.volumes.copyup import copy_up
