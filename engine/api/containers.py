@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.api import filters, translate
 from engine.api.backend import Backend
-from engine.api.http import Reply, Request, Response
+from engine.api.http import HttpError, Reply, Request, Response
 from engine.api.router import Router
 from engine.containers import views
 from engine.containers.record import LIVE
@@ -15,6 +15,7 @@ from engine.containers.units import parse_signal
 from engine.lifecycle.rename import rename
 from engine.lifecycle.service import Engine
 from engine.lifecycle.top import container_top
+from engine.lifecycle.update import update
 
 NO_CONTENT = Reply(204)
 NOT_MODIFIED = Reply(304)
@@ -50,6 +51,7 @@ class Containers:
         router.add("DELETE", "/containers/{ref}", self.remove)
         router.add("GET", "/containers/{ref}/top", self.top)
         router.add("POST", "/containers/{ref}/rename", self.rename)
+        router.add("POST", "/containers/{ref}/update", self.update)
         router.add("POST", "/containers/prune", self.prune)
 
     async def create(self, request: Request) -> Response:
@@ -135,6 +137,14 @@ class Containers:
         name = request.arg("name")
         await self.backend.call(lambda engine: rename(engine, ref, name))
         return NO_CONTENT
+
+    async def update(self, request: Request, ref: str) -> Response:
+        body = request.json() or {}
+        if not isinstance(body, dict):
+            raise HttpError(400, "invalid update request: expected a JSON object")
+        change = translate.update_request(body)
+        await self.backend.call(lambda engine: update(engine, ref, change))
+        return Reply(200, {"Warnings": []})
 
     async def prune(self, request: Request) -> Response:
         removed = await self.backend.call(_prune)

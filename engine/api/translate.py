@@ -14,6 +14,7 @@ from engine.containers.record import ContainerRecord
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
 from engine.containers.views import labels, mounts, networks
+from engine.lifecycle.update import UpdateRequest
 
 
 def strings(value: Any, what: str) -> tuple[str, ...]:
@@ -202,6 +203,21 @@ def create_flags(body: Any, name: str) -> RunFlags:
         privileged=_typed(host, "Privileged", bool, False),
         security_opts=strings(host.get("SecurityOpt"), "SecurityOpt"),
         devices=tuple(_device(d) for d in _typed(host, "Devices", list, [])),
+    )
+
+
+def update_request(body: dict[str, Any]) -> UpdateRequest:
+    """POST /containers/{id}/update: the resource fields Docker takes (0 or absent: unchanged)."""
+    nano = _typed(body, "NanoCpus", int, 0)
+    policy = body.get("RestartPolicy")
+    return UpdateRequest(
+        memory=str(_typed(body, "Memory", int, 0) or ""),
+        memory_swap=str(_typed(body, "MemorySwap", int, 0) or ""),
+        cpus=str(nano / 1e9) if nano else "",
+        cpu_shares=_typed(body, "CpuShares", int, 0) or None,
+        cpuset_cpus=_typed(body, "CpusetCpus", str, "") or None,
+        pids_limit=_typed(body, "PidsLimit", int, 0) or None,
+        restart=_restart(policy) if policy and policy.get("Name") else "",
     )
 
 

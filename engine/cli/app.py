@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "attach": "engine.cli.containers:attach",
     "wait": "engine.cli.containers:wait",
     "rename": "engine.cli.containers:rename_",
+    "update": "engine.cli.containers:update_",
     "_exited": "engine.cli.containers:exited",
     **{name: f"engine.cli.queries:{name}" for name in ("ps", "inspect", "port", "logs", "top")},
     "stats": "engine.cli.queries:stats",

@@ -20,6 +20,7 @@ from engine.containers.units import parse_signal
 from engine.errors import EngineError
 from engine.lifecycle.attach import log_size
 from engine.lifecycle.rename import rename
+from engine.lifecycle.update import UpdateRequest, update
 
 # Options end at the image name: `run busybox ls -l` passes `-l` to ls.
 COMMAND_LINE = {"allow_interspersed_args": False, "help_option_names": ["--help"]}
@@ -440,3 +441,18 @@ def exited(container: str) -> None:
         open_engine().on_exit(container)
     except NoSuchContainerError:
         pass
+
+
+@click.command("update")
+@click.option("-m", "--memory", default="", help="Memory limit")
+@click.option("--memory-swap", default="", help="Memory+swap limit: '-1' unlimited")
+@click.option("--cpus", default="", help="Number of CPUs")
+@click.option("-c", "--cpu-shares", type=int, default=None, help="CPU shares (relative weight)")
+@click.option("--cpuset-cpus", default=None, help="CPUs in which to allow execution (0-3, 0,1)")
+@click.option("--pids-limit", type=int, default=None, help="Tune container pids limit")
+@click.option("--restart", default="", help="Restart policy to apply when a container exits")
+@click.argument("containers", nargs=-1, required=True)
+def update_(containers: tuple[str, ...], **values: Any) -> None:
+    """Update configuration of one or more containers."""
+    request = UpdateRequest(**values)
+    _each(containers, lambda ref: update(open_engine(), ref, request))

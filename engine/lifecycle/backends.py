@@ -209,6 +209,10 @@ class Tasks(Protocol):
         """cpu_ns, memory, memory_limit and pids of the task's cgroup."""
         ...
 
+    def update(self, container_id: str, resources: dict[str, int | str]) -> None:
+        """Change a live task's cgroup limits (`runc update`; the names of UpdateOpts)."""
+        ...
+
     def delete(self, container_id: str) -> None:
         """Kill what is left, delete the task and stop its shim; absent is fine."""
         ...

@@ -259,6 +259,9 @@ class ShimTasks:
             "pids": int(data.get("pids", {}).get("current") or 0),
         }
 
+    def update(self, container_id: str, resources: dict[str, int | str]) -> None:
+        self._client(container_id).update(**resources)
+
     def watch_proxy(self, container_id: str, handle: ProxyHandle, launch: ProxyLaunch) -> None:
         self._client(container_id).watch_proxy(handle.pid, handle.start_time, launch.to_json())
 

@@ -76,3 +76,23 @@ def test_refusals_change_nothing(engine: EngineEnv) -> None:
     assert len(left) == 1  # the group one: created; its start is what fails
     failed = engine("start", left[0])
     assert failed.returncode != 0 and "Unable to find group nosuchgroup" in failed.stderr
+
+
+def test_update_changes_a_running_containers_cgroup_and_its_record(engine: EngineEnv) -> None:
+    engine.ok("run", "-d", "--name", "upd", "-m", "64m", "busybox", "sleep", "300")
+    flags = ("-m", "96m", "--cpus", "0.5", "--cpu-shares", "256", "--pids-limit", "50")
+    assert engine.ok("update", *flags, "--restart", "on-failure:3", "upd") == "upd\n"
+    files = (f"{CG}/memory/memory.limit_in_bytes {CG}/memory/memory.memsw.limit_in_bytes "
+             f"{CG}/cpu/cpu.cfs_quota_us {CG}/cpu/cpu.shares {CG}/pids/pids.max")  # fmt: skip
+    assert engine.ok("exec", "upd", "cat", *files.split()).split() == [
+        str(96 << 20), str(192 << 20), "50000", "256", "50"]  # fmt: skip
+    host = engine.inspect("upd")["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (96 << 20, 500_000_000, 50)
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    bad = engine("update", "-m", "1g", "--memory-swap", "512m", "upd")
+    assert bad.returncode == 1 and "Minimum memoryswap limit should be larger" in bad.stderr
+    missing = engine("update", "-m", "32m", "nosuch")
+    assert missing.returncode == 1 and "No such container: nosuch" in missing.stderr
+    # The record keeps them: the next start has the same limits.
+    engine.ok("restart", "-t", "0", "upd")
+    assert engine.ok("exec", "upd", "cat", f"{CG}/pids/pids.max").strip() == "50"

@@ -87,6 +87,7 @@ class FakeTasks:
     def __init__(self) -> None:
         self.tasks: dict[str, FakeTask] = {}
         self.signals: list[tuple[str, int]] = []
+        self.updates: list[tuple[str, dict[str, int | str]]] = []
         self.next_pid = 100
         self.fail_start: EngineError | None = None
         self.ignore_term = False
@@ -173,6 +174,9 @@ class FakeTasks:
 
     def stats(self, container_id: str) -> dict[str, int]:
         return {"cpu_ns": 0, "memory": 1 << 20, "memory_limit": 0, "pids": 1}
+
+    def update(self, container_id: str, resources: dict[str, int | str]) -> None:
+        self.updates.append((container_id, dict(resources)))
 
     def delete(self, container_id: str) -> None:
         self.tasks.pop(container_id, None)
