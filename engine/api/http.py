@@ -8,14 +8,17 @@ then flow outside HTTP, as dockerd's hijack does.
 
 import asyncio
 import json
+import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import h11
 
-MAX_BODY = 16 << 20  # a container create is a few KB; an image load streams elsewhere
+MAX_BODY = 16 << 20  # a container create is a few KB
+MAX_UPLOAD = 1 << 40  # an image archive (load, import): spooled to disk past MAX_BODY
+UPLOADS = (("POST", "/images/load"), ("POST", "/images/create"))
 MAX_HEAD = 64 << 10
 READ_SIZE = 65536
 
@@ -38,6 +41,8 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    # The body of an archive upload (UPLOADS), spooled; its handler reads and closes it.
+    upload: IO[bytes] | None = None
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -135,21 +140,41 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> R
     if not isinstance(event, h11.Request):
         raise HttpError(400, "malformed request")
     headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
-    if int(headers.get("content-length") or 0) > MAX_BODY:  # refused before it is read
-        raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
-    body = bytearray()
-    while True:
-        part = await _next_event(conn, reader)
-        if isinstance(part, h11.Data):
-            body += part.data
-            if len(body) > MAX_BODY:
-                raise HttpError(413, f"request body larger than {MAX_BODY} bytes")
-        elif isinstance(part, h11.EndOfMessage):
-            break
-        else:
-            raise HttpError(400, "incomplete request body")
     path, version, query = _parse_target(event.target.decode("latin-1"))
-    return Request(event.method.decode(), path, version, query, headers, bytes(body))
+    method = event.method.decode()
+    # An image archive may be gigabytes: it goes to a spool (memory, then a temporary file).
+    upload = (  # closed by its handler, or below on failure
+        tempfile.SpooledTemporaryFile(MAX_BODY)  # noqa: SIM115
+        if (method, path) in UPLOADS
+        else None
+    )
+    limit = MAX_UPLOAD if upload is not None else MAX_BODY
+    if int(headers.get("content-length") or 0) > limit:  # refused before it is read
+        raise HttpError(413, f"request body larger than {limit} bytes")
+    body = bytearray()
+    size = 0
+    try:
+        while True:
+            part = await _next_event(conn, reader)
+            if isinstance(part, h11.Data):
+                size += len(part.data)
+                if size > limit:
+                    raise HttpError(413, f"request body larger than {limit} bytes")
+                if upload is not None:
+                    upload.write(part.data)
+                else:
+                    body += part.data
+            elif isinstance(part, h11.EndOfMessage):
+                break
+            else:
+                raise HttpError(400, "incomplete request body")
+    except BaseException:
+        if upload is not None:
+            upload.close()
+        raise
+    if upload is not None:
+        upload.seek(0)
+    return Request(method, path, version, query, headers, bytes(body), upload)
 
 
 def _head(status: int, content_type: str, extra: dict[str, str]) -> list[tuple[str, str]]:

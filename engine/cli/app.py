@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "image": "engine.cli.images:image",
     "import": "engine.cli.images:import_",
     "load": "engine.cli.images:load",
+    "save": "engine.cli.images:save",
+    "history": "engine.cli.images:history",
     "rmi": "engine.cli.images:rmi",
     **{
         name: f"engine.cli.containers:{name}"

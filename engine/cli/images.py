@@ -5,16 +5,19 @@ Every image command exits 1 when it is refused (no such image, a conflict, a bad
 The store is `$PYENGINE_ROOT/images` (default /var/lib/pyengine).
 """
 
+import contextlib
 import fnmatch
 import json
+import os
 import re
 import sys
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
 
 from engine.cli.context import open_images
-from engine.images.display import human_size, image_rows, table
+from engine.images.display import created_ago, human_size, image_rows, table
 from engine.images.errors import ImageError, InvalidArchiveError
 from engine.images.model import Image
 
@@ -141,6 +144,28 @@ def load(input_: str | None, quiet: bool) -> None:
             click.echo(f"Loaded image ID: {item.image_id}")
 
 
+@click.command("save")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file")
+@click.argument("images", nargs=-1, required=True)
+def save(output: str | None, images: tuple[str, ...]) -> None:
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    if output is None and sys.stdout.isatty():
+        raise ImageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    if output is None:
+        open_images().save(images, sys.stdout.buffer)
+        return
+    # Written beside the target and renamed: a failed save leaves no half archive there.
+    target = os.path.abspath(output)
+    tmp = f"{target}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            open_images().save(images, f)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def _raise_last(errors: list[ImageError]) -> None:
     """Report every error as `docker` does and exit 1: all but the last here, that one by main."""
     for error in errors[:-1]:
@@ -183,6 +208,39 @@ rmi = _removal("rmi")
 image.add_command(_removal("rm"))
 image.add_command(import_)
 image.add_command(load)
+image.add_command(save)
+
+
+@click.command("history")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.argument("name", metavar="IMAGE")
+def history(no_trunc: bool, quiet: bool, name: str) -> None:
+    """Show the history of an image."""
+    entries = open_images().history(name)
+    if quiet:
+        for entry in entries:
+            click.echo(entry["Id"] if no_trunc else _short(entry["Id"]))
+        return
+    rows = [("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT")]
+    for entry in entries:
+        made = datetime.fromtimestamp(entry["Created"], UTC) if entry["Created"] else None
+        by = entry["CreatedBy"].replace("\t", " ")
+        if not no_trunc and len(by) > HISTORY_WIDTH:
+            by = by[: HISTORY_WIDTH - 1] + "…"  # docker's ellipsis
+        image_id = entry["Id"] if no_trunc else _short(entry["Id"])
+        rows.append((image_id, created_ago(made), by, human_size(entry["Size"]), entry["Comment"]))
+    click.echo(table(rows), nl=False)
+
+
+HISTORY_WIDTH = 45
+
+
+def _short(image_id: str) -> str:
+    return image_id.removeprefix("sha256:")[:12]
+
+
+image.add_command(history)
 
 
 def _format(template: str, doc: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from engine.images.errors import (
     ImageNotFoundError,
     InvalidReferenceError,
 )
-from engine.images.model import Image
+from engine.images.model import Image, parse_time
 from engine.images.reference import Reference, full_id, id_prefix, parse, short_id
 from engine.images.store import Store, hex_of
 from engine.images.users import ImageUser, ImageUsers, UsersDir
@@ -221,3 +221,35 @@ def inspect(root: Path, text: str) -> dict[str, Any]:
         "Size": image.size,
         "RootFS": {"Type": "layers", "Layers": list(image.layers)},
     }
+
+
+def history(root: Path, text: str) -> list[dict[str, Any]]:
+    """`docker history`'s entries, newest first: the config's history, each step that made a
+    layer given that layer's size; the newest is the image itself, the others `<missing>`
+    (their own images are not kept), as Docker shows a pulled image."""
+    image = resolve(root, text)
+    store = Store(root)
+    with store.locked(shared=True):
+        doc = json.loads(store.config_blob(image.id))
+        sizes = [store.layer_size(d) for d in image.layers]
+    steps = doc.get("history") or [{"created": doc.get("created", "")} for _ in image.layers]
+    entries = []
+    layer = 0
+    for step in steps:
+        size = 0
+        if not step.get("empty_layer") and layer < len(sizes):
+            size = sizes[layer]
+            layer += 1
+        created = parse_time(step.get("created"))
+        entries.append({
+            "Id": "<missing>",
+            "Created": int(created.timestamp()) if created else 0,
+            "CreatedBy": step.get("created_by", ""),
+            "Tags": None,
+            "Size": size,
+            "Comment": step.get("comment", ""),
+        })  # fmt: skip
+    entries.reverse()
+    if entries:
+        entries[0] |= {"Id": image.id, "Tags": list(image.tags) or None}
+    return entries

@@ -2,6 +2,7 @@
 and load, over one store root, with who uses an image told by the caller's `users` (the engine
 knows its containers; this package does not)."""
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -9,6 +10,7 @@ from engine.images import api
 from engine.images.importer import import_rootfs
 from engine.images.loader import Loaded, load_archive
 from engine.images.model import Image
+from engine.images.saver import save
 from engine.images.users import ImageUsers
 
 
@@ -49,6 +51,14 @@ class ImageService:
             self.root, source, repository, changes=changes, message=message,
             source_name=source_name,
         )  # fmt: skip
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """`docker history`'s entries, newest first."""
+        return api.history(self.root, name)
+
+    def save(self, names: Sequence[str], out: IO[bytes]) -> None:
+        """The images as one docker-archive (engine/images/saver.py), written to `out`."""
+        save(self.root, names, out)
 
     def load(self, source: IO[bytes]) -> list[Loaded]:
         """Every image of a `docker save` or OCI layout archive."""
