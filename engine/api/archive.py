@@ -4,12 +4,16 @@ import asyncio
 import base64
 import datetime
 import json
+import tempfile
 from collections.abc import AsyncIterator
+from typing import IO
 
 from engine.api.backend import Backend
 from engine.api.http import HttpError, Reply, Request, Response, Stream
 from engine.api.router import Router
+from engine.lifecycle import filesystem
 from engine.lifecycle.archive import PathStat, read_archive, stat_path, write_archive
+from engine.lifecycle.service import Engine
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -32,6 +36,8 @@ class Archive:
         router.add("HEAD", "/containers/{ref}/archive", self.stat)
         router.add("GET", "/containers/{ref}/archive", self.get)
         router.add("PUT", "/containers/{ref}/archive", self.put)
+        router.add("GET", "/containers/{ref}/export", self.export)
+        router.add("GET", "/containers/{ref}/changes", self.changes)
 
     @staticmethod
     def _path(request: Request) -> str:
@@ -78,6 +84,32 @@ class Archive:
                     producing.cancel()
 
         return Stream(body(), content_type="application/x-tar", headers=_stat_header(found))
+
+    async def export(self, request: Request, ref: str) -> Response:
+        def write(engine: Engine) -> IO[bytes]:
+            spool = tempfile.TemporaryFile(dir=engine.root)  # noqa: SIM115 - the stream closes it
+            try:
+                filesystem.export(engine, ref, spool)
+            except BaseException:
+                spool.close()
+                raise
+            spool.seek(0)
+            return spool
+
+        spool = await self.backend.call(write)
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await self.backend.blocking(lambda: spool.read(1 << 20)):
+                    yield chunk
+            finally:
+                spool.close()
+
+        return Stream(body(), content_type="application/x-tar")
+
+    async def changes(self, request: Request, ref: str) -> Response:
+        found = await self.backend.call(lambda engine: filesystem.changes(engine, ref))
+        return Reply(200, [{"Path": path, "Kind": kind} for kind, path in found] or None)
 
     async def put(self, request: Request, ref: str) -> Response:
         path = self._path(request)

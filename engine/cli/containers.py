@@ -5,6 +5,7 @@ Flags follow `docker` (moby cli/command/container); usage errors exit 125 like D
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from engine.containers.flags import RunFlags
 from engine.containers.record import LIVE, ContainerRecord
 from engine.containers.units import parse_signal
 from engine.errors import EngineError
+from engine.lifecycle import filesystem
 from engine.lifecycle.attach import log_size
 from engine.lifecycle.rename import rename
 from engine.lifecycle.update import UpdateRequest, update
@@ -456,3 +458,30 @@ def update_(containers: tuple[str, ...], **values: Any) -> None:
     """Update configuration of one or more containers."""
     request = UpdateRequest(**values)
     _each(containers, lambda ref: update(open_engine(), ref, request))
+
+
+@click.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file")
+@click.argument("container")
+def export_(output: str | None, container: str) -> None:
+    """Export a container's filesystem as a tar archive."""
+    if output is None and sys.stdout.isatty():
+        raise CommandRefusedError(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+        )
+    with _as_refusal():
+        if output is None:
+            filesystem.export(open_engine(), container, sys.stdout.buffer)
+            return
+        with open(output, "wb") as f:
+            filesystem.export(open_engine(), container, f)
+
+
+@click.command("diff")
+@click.argument("container")
+def diff(container: str) -> None:
+    """Inspect changes to files or directories on a container's filesystem."""
+    with _as_refusal():
+        found = filesystem.changes(open_engine(), container)
+    for kind, path in found:
+        click.echo(f"{'CAD'[kind]} {path}")

@@ -53,12 +53,13 @@ def _entries(root: Path) -> Iterator[tuple[str, str]]:
     return iter(sorted(found))
 
 
-def write_layer(root: Path, out: IO[bytes]) -> None:
-    """One layer tar of the tree `root` (an unpacked layer), canonically."""
+def write_tree(root: Path, out: IO[bytes]) -> None:
+    """One tar of the tree `root` (an unpacked layer, or a container's root for `export`),
+    canonically; overlayfs whiteouts become `.wh.` entries."""
     links: dict[tuple[int, int], str] = {}
     # GNU format, root's names for id 0 and mtimes as unpacked: the form our busybox was written
     # in (engine/images/busybox.py), so that a saved busybox keeps its image id.
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
         for name, path in _entries(root):
             st = os.lstat(path)
             parent, _, base = name.rpartition("/")
@@ -120,7 +121,7 @@ def save(root: Path, names: Sequence[str], out: IO[bytes]) -> None:
                     if diff_id not in written:
                         tmp = Path(scratch) / hex_of(diff_id)
                         with open(tmp, "wb") as f:
-                            write_layer(store.layer_dir(diff_id), f)
+                            write_tree(store.layer_dir(diff_id), f)
                         written[diff_id] = _digest(tmp)
                         archive.add(tmp, arcname=f"{hex_of(written[diff_id])}/layer.tar")
                         tmp.unlink()

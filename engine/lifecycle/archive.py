@@ -1,20 +1,23 @@
-"""Files in and out of a running container (`docker cp`), by `tar` and `stat` run inside it.
+"""Files in and out of a container (`docker cp`).
 
-The container's own tools read and write its files, in its own mount namespace and root, so
-a path (or a symlink in it) can never reach the host's files, which a copy from the host side
-would have to guard against. The price: the image needs `tar` and `stat` (busybox has them),
-and the container must be running.
+While it runs, by `tar` and `stat` run inside it: the container's own tools read and write its
+files in its own mount namespace and root (its volumes included), so a path or a symlink in it
+can never reach the host's files. The image needs `tar` and `stat` (busybox has them). While it
+is stopped, from the host's side on its root, mounted for the call (lifecycle/filesystem.py).
 """
 
+import io
 import os
 import posixpath
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from engine.containers.errors import ConflictError
 from engine.containers.record import LIVE
 from engine.errors import EngineError, NotFoundError
+from engine.lifecycle import filesystem
 from engine.lifecycle.execs import ExecRequest
 from engine.lifecycle.service import Engine
 
@@ -58,11 +61,32 @@ class _Collect:
 
 
 def _running(engine: Engine, ref: str) -> str:
+    """The container's id if it runs, "" if it does not (the host's side does the copy)."""
     record = engine.store.find(ref)
-    if record.state.status not in LIVE:
-        raise ConflictError(f"Container {record.id} is not running: pyengine copies files with "
-                            "the container's own tar")  # fmt: skip
-    return record.id
+    return record.id if record.state.status in LIVE else ""
+
+
+def _go_mode(mode: int) -> int:
+    go_mode = mode & 0o777
+    if mode & S_IFMT == S_IFDIR:
+        go_mode |= GO_DIR
+    if mode & S_IFMT == S_IFLNK:
+        go_mode |= GO_SYMLINK
+    return go_mode
+
+
+class _SinkFile(io.RawIOBase):
+    """A write-only file over `sink`, for tarfile's stream mode."""
+
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sink(bytes(data))
+        return len(data)
 
 
 def _run(engine: Engine, cid: str, args: tuple[str, ...], streams: _Collect, stdin: bool) -> int:
@@ -71,6 +95,14 @@ def _run(engine: Engine, cid: str, args: tuple[str, ...], streams: _Collect, std
 
 def stat_path(engine: Engine, ref: str, path: str) -> PathStat:
     cid = _running(engine, ref)
+    name = posixpath.basename(path.rstrip("/")) or "/"
+    if not cid:
+        st = filesystem.stat_host(engine, ref, path)
+        link = ""
+        if st.st_mode & S_IFMT == S_IFLNK:
+            with filesystem.container_root(engine, ref) as (_record, merged):
+                link = os.readlink(filesystem.host_path(merged, path))
+        return PathStat(name, st.st_size, _go_mode(st.st_mode), int(st.st_mtime), link)
     out = bytearray()
     streams = _Collect(out.extend)
     code = _run(engine, cid, ("stat", "-c", "%s %f %Y", path), streams, False)
@@ -78,22 +110,20 @@ def stat_path(engine: Engine, ref: str, path: str) -> PathStat:
         raise PathNotFoundError(f"Could not find the file {path} in container {ref}")
     size, raw_mode, mtime = out.decode().split()
     mode = int(raw_mode, 16)
-    go_mode = mode & 0o777
-    if mode & S_IFMT == S_IFDIR:
-        go_mode |= GO_DIR
     link = ""
     if mode & S_IFMT == S_IFLNK:
-        go_mode |= GO_SYMLINK
         target = bytearray()
         _run(engine, cid, ("readlink", path), _Collect(target.extend), False)
         link = target.decode().strip()
-    name = posixpath.basename(path.rstrip("/")) or "/"
-    return PathStat(name, int(size), go_mode, int(mtime), link)
+    return PathStat(name, int(size), _go_mode(mode), int(mtime), link)
 
 
 def read_archive(engine: Engine, ref: str, path: str, sink: Callable[[bytes], None]) -> None:
     """A tar of `path` (its last component as the tar's top entry), to `sink` as it comes."""
     cid = _running(engine, ref)
+    if not cid:
+        filesystem.read_host(engine, ref, path, _SinkFile(sink))  # type: ignore[arg-type]
+        return
     parent = posixpath.dirname(path.rstrip("/")) or "/"
     base = posixpath.basename(path.rstrip("/")) or "."
     streams = _Collect(sink)
@@ -103,9 +133,12 @@ def read_archive(engine: Engine, ref: str, path: str, sink: Callable[[bytes], No
 
 def write_archive(engine: Engine, ref: str, directory: str, tar: bytes) -> None:
     """Unpack `tar` into `directory`, which must exist there and be a directory."""
+    cid = _running(engine, ref)
+    if not cid:
+        filesystem.write_host(engine, ref, directory, io.BytesIO(tar))
+        return
     if not stat_path(engine, ref, directory).is_dir:
         raise ConflictError(f"extraction point is not a directory: {directory}")
-    cid = _running(engine, ref)
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
 
     def feed() -> None:
