@@ -30,7 +30,13 @@ def _servers(ctx: Any) -> dict[str, Server]:
     }
     if dk is not None:
         servers["dockerd"] = (dk.docker_argv, dk.env)
+    pm = ctx.podman_peer()
+    if pm is not None:
+        servers["podman"] = (pm.docker_argv, pm.env)
     return servers
+
+
+ENGINE_OF = {"pyengine API": "pyengine", "dockerd": "docker", "podman": "podman"}
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> float:
@@ -84,18 +90,20 @@ def api(ctx: Any, *, runs: int, containers_many: int, **_: Any) -> dict[str, Any
             progress.step(f"{name}: rm -f of {n}")
         except RuntimeError as e:
             errors[name] = str(e)
-            ctx.remove("pyengine" if name == "pyengine API" else "docker", *names)
+            ctx.remove(ENGINE_OF[name], *names)
     for name, (argv, env) in servers.items():
         try:
             add(name, "logs_mb_s", _logs_rate(argv, env, lines=50_000 * max(1, n // 10)))
             progress.step(f"{name}: logs -f")
         except RuntimeError as e:
             errors[name] = str(e)
-            ctx.remove("pyengine" if name == "pyengine API" else "docker", "pyb-logs")
+            ctx.remove(ENGINE_OF[name], "pyb-logs")
     py, dk = ctx.engines()
     idle = {"pyengine API": memory_sum([py.service.pid])} if py.service else {}
     if dk is not None:
         idle["dockerd"] = memory_sum(list(dk.daemons().values()))
+    if ctx.podman is not None:
+        idle["podman"] = memory_sum([ctx.podman.pid])
     out: dict[str, Any] = {
         "containers": n,
         "servers": {
@@ -130,6 +138,7 @@ def _logs_rate(argv: Callable[..., list[str]], env: dict[str, str], lines: int) 
 def api_section(res: dict[str, Any]) -> list[str]:
     servers = res.get("servers", {})
     ours, docker = servers.get("pyengine API", {}), servers.get("dockerd", {})
+    podman = servers.get("podman", {})
     n = res.get("containers")
     rows = [
         ("`docker run --rm busybox true`", "run_ms", "ms"),
@@ -141,23 +150,25 @@ def api_section(res: dict[str, Any]) -> list[str]:
     lines = [
         "## Docker Engine API: the docker CLI against each server (medians)",
         "",
-        "| measure | pyengine system service | dockerd 20.10 | ratio |",
-        "|---|---|---|---|",
+        "| measure | pyengine system service | dockerd 20.10 | podman system service 4.3 "
+        "| vs dockerd | vs podman |",
+        "|---|---|---|---|---|---|",
     ]
     for label, key, unit in rows:
-        a, b = ours.get(key), docker.get(key)
-        ratio = f"{a / b:.2f}x" if a and b else "-"
-        if unit == "MB/s" and a and b:
-            ratio += " (a rate: higher is better)"
-        lines.append(f"| {label} | {_fmt(a, unit)} | {_fmt(b, unit)} | {ratio} |")
+        a, b, c = ours.get(key), docker.get(key), podman.get(key)
+        note = " (rate)" if unit == "MB/s" else ""
+        lines.append(f"| {label} | {_fmt(a, unit)} | {_fmt(b, unit)} | {_fmt(c, unit)} | "
+                     f"{_ratio(a, b)}{note} | {_ratio(a, c)}{note} |")  # fmt: skip
     mem = res.get("idle_memory", {})
-    a = mem.get("pyengine API", {}).get("pss_mb")
-    b = mem.get("dockerd", {}).get("pss_mb")
-    ratio = f"{a / b:.2f}x" if a and b else "-"
-    lines.append(f"| idle server PSS (dockerd: + containerd) | {_fmt(a, 'MB')} | "
-                 f"{_fmt(b, 'MB')} | {ratio} |")  # fmt: skip
+    a, b, c = (mem.get(k, {}).get("pss_mb") for k in ("pyengine API", "dockerd", "podman"))
+    cells = [_fmt(a, "MB"), _fmt(b, "MB"), _fmt(c, "MB"), _ratio(a, b), _ratio(a, c)]
+    lines.append("| idle server PSS (dockerd: + containerd) | " + " | ".join(cells) + " |")
     lines += ["", *(f"- **{k} failed**: `{v}`" for k, v in res.get("errors", {}).items()), ""]
     return lines
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a and b else "-"
 
 
 def _fmt(value: float | None, unit: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench.engine.dockerpeer import DOCKER, DOCKERD, DockerPeer
 from bench.engine.hostsnap import HostSnapshot, sh
+from bench.engine.podmanpeer import PODMAN, PodmanPeer
 from bench.engine.pyeng import TABLES, PyEngine
 
 
@@ -28,6 +29,8 @@ class Engines:
         self.docker: DockerPeer | None = None
         self.snapshot: HostSnapshot | None = None
         self.docker_error = ""
+        self.podman: PodmanPeer | None = None
+        self.podman_error = ""
 
     def engines(self) -> tuple[PyEngine, DockerPeer | None]:
         if self.pyengine is None:
@@ -58,6 +61,26 @@ class Engines:
         out = sh([DOCKER, "--version"], check=False).strip()
         self.versions["docker"] = out.removeprefix("Docker version ")
 
+    def podman_peer(self) -> PodmanPeer | None:
+        """A private `podman system service`, started on first use (the API scenario)."""
+        if self.podman is None and not self.podman_error:
+            self.engines()  # the host snapshot first
+            if not Path(PODMAN).exists():
+                self.podman_error = f"{PODMAN} missing (apt: podman)"
+                return None
+            print("starting a private podman system service (pyb-pod0, 10.247.0.0/24)",
+                  file=sys.stderr)  # fmt: skip
+            peer = PodmanPeer(self.base)
+            try:
+                peer.start()
+            except RuntimeError as e:
+                self.notes += peer.stop()
+                self.podman_error = str(e)
+                return None
+            self.podman = peer
+            self.versions["podman"] = sh([PODMAN, "--version"], check=False).strip()
+        return self.podman
+
     def engine_names(self) -> list[str]:
         _py, dk = self.engines()
         return ["pyengine"] + (["docker"] if dk is not None else [])
@@ -66,6 +89,9 @@ class Engines:
         py, dk = self.engines()
         if engine == "pyengine":
             return py.argv(*args), py.env
+        if engine == "podman":
+            assert self.podman is not None
+            return self.podman.docker_argv(*args), self.podman.env
         assert dk is not None
         return dk.docker_argv(*args), dk.env
 
@@ -75,7 +101,8 @@ class Engines:
         subprocess.run(argv, capture_output=True, env=env, timeout=600, check=False)
 
     def stop_engines(self) -> None:
-        for name, peer in (("pyengine", self.pyengine), ("docker", self.docker)):
+        peers = (("pyengine", self.pyengine), ("docker", self.docker), ("podman", self.podman))
+        for name, peer in peers:
             if peer is None:
                 continue
             try:
@@ -88,4 +115,5 @@ class Engines:
             except Exception as e:
                 self.notes.append(f"restoring the firewall failed: {e!r}")
         self.pyengine = self.docker = None
+        self.podman = None
         self.snapshot = None

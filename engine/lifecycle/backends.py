@@ -209,6 +209,11 @@ class Tasks(Protocol):
         """cpu_ns, memory, memory_limit and pids of the task's cgroup."""
         ...
 
+    def surely_running(self, container_id: str, pid: int) -> bool:
+        """Whether the task runs, known without asking its shim: no exit on record, its shim
+        and its process alive. False means "ask" (`status`), not "stopped"."""
+        ...
+
     def update(self, container_id: str, resources: dict[str, int | str]) -> None:
         """Change a live task's cgroup limits (`runc update`; the names of UpdateOpts)."""
         ...

@@ -266,7 +266,12 @@ class Engine(LifecycleBase):
     def listing(self, everything: bool = False) -> list[ContainerRecord]:
         """Containers for `ps`, brought up to date where no other command holds them."""
         records = self.store.all()
-        stale = [r for r in records if r.state.status in LIVE or "setup" in r.resources]
+        stale = [
+            r
+            for r in records
+            if "setup" in r.resources
+            or (r.state.status in LIVE and not self.tasks.surely_running(r.id, r.state.pid))
+        ]
         # Each look is a lock and a round trip to that container's shim, mostly waiting on it,
         # so they overlap. On an idle 2-core host that gained little (the shims' replies cost
         # CPU too); one round trip per look instead of two is what made `ps` faster.

@@ -175,6 +175,9 @@ class FakeTasks:
     def stats(self, container_id: str) -> dict[str, int]:
         return {"cpu_ns": 0, "memory": 1 << 20, "memory_limit": 0, "pids": 1}
 
+    def surely_running(self, container_id: str, pid: int) -> bool:
+        return False  # always ask: the fakes' state machine is what the tests check
+
     def update(self, container_id: str, resources: dict[str, int | str]) -> None:
         self.updates.append((container_id, dict(resources)))
 
