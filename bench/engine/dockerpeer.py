@@ -29,6 +29,16 @@ DOCKER = "/usr/bin/docker"
 DOCKER_PROXY = "/usr/sbin/docker-proxy"
 
 
+def run_docker(
+    argv: list[str], env: dict[str, str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The docker CLI as a peer runs it: output kept, RuntimeError naming it on failure."""
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+    if check and done.returncode:
+        raise RuntimeError(f"{' '.join(argv[3:8])[:80]}: {done.stderr.strip()}")
+    return done
+
+
 class DockerPeer:
     def __init__(self, base: Path) -> None:
         self.root = base / "d"
@@ -106,17 +116,7 @@ class DockerPeer:
         return [DOCKER, "-H", f"unix://{self.sock}", *args]
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            self.docker_argv(*args),
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=600,
-            check=False,
-        )
-        if check and done.returncode:
-            raise RuntimeError(f"docker {' '.join(args)[:80]}: {done.stderr.strip()}")
-        return done
+        return run_docker(self.docker_argv(*args), self.env, check=check)
 
     # ------------------------------------------------------------------------ processes
 

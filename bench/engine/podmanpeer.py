@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.engine.dockerpeer import DOCKER
+from bench.engine.dockerpeer import DOCKER, run_docker
 from bench.engine.hostsnap import sh
 from bench.engine.testbed import busybox_tar
 from bench.procfs import alive
@@ -104,11 +104,7 @@ class PodmanPeer:
         return [DOCKER, "-H", f"unix://{self.sock}", *args]
 
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(self.docker_argv(*args), capture_output=True, text=True,
-                              env=self.env, timeout=600, check=False)  # fmt: skip
-        if check and done.returncode:
-            raise RuntimeError(f"docker (podman) {' '.join(args)[:80]}: {done.stderr.strip()}")
-        return done
+        return run_docker(self.docker_argv(*args), self.env, check=check)
 
     @property
     def pid(self) -> int:

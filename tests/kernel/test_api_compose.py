@@ -1,12 +1,10 @@
 """Debian's docker-compose 1.29 against `pyengine system service`: a two-service project whose
 client reaches the web service by its service name, then `down` leaving nothing behind."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_binary
 from tests.support.api_service import ApiService, service_fixture
 from tests.support.engine_cli import engine_fixture, wait_for
 
@@ -33,14 +31,6 @@ networks:
 """
 
 
-def _compose(service: ApiService, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    compose = require_binary("docker-compose")
-    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": service.url,
-           "DOCKER_CONFIG": str(service.config_dir)}  # fmt: skip
-    return subprocess.run([compose, "-p", "pyt", *args], cwd=workdir, env=env, text=True,
-                          capture_output=True, timeout=120, check=False)  # fmt: skip
-
-
 def test_two_services_reach_each_other_by_name_and_down_leaves_nothing(
     service: ApiService, tmp_path: Path
 ) -> None:
@@ -48,7 +38,7 @@ def test_two_services_reach_each_other_by_name_and_down_leaves_nothing(
     (tmp_path / "docker-compose.yml").write_text(
         PROJECT.format(bridge=engine.user_bridge, subnet=engine.user_subnet)
     )
-    up = _compose(service, tmp_path, "up", "-d")
+    up = service.compose("pyt", tmp_path, "up", "-d")
     assert up.returncode == 0, up.stderr
     assert "Creating pyt_web_1 ... done" in up.stderr, up.stderr
     names = service.docker_ok("ps", "--format", "{{.Names}}").split()
@@ -59,16 +49,16 @@ def test_two_services_reach_each_other_by_name_and_down_leaves_nothing(
     assert label["com.docker.compose.service"] == "web"
 
     def fetched() -> bool:
-        return "hello-from-web" in _compose(service, tmp_path, "logs", "client").stdout
+        return "hello-from-web" in service.compose("pyt", tmp_path, "logs", "client").stdout
 
     wait_for(fetched, 30, "the client's fetch of http://web/")
-    ps = _compose(service, tmp_path, "ps")
+    ps = service.compose("pyt", tmp_path, "ps")
     assert ps.returncode == 0 and ps.stdout.count(" Up ") == 2, ps.stdout
     # A second `up` finds the project as it left it: same network, same containers.
-    again = _compose(service, tmp_path, "up", "-d")
+    again = service.compose("pyt", tmp_path, "up", "-d")
     assert again.returncode == 0, again.stderr
     assert "pyt_web_1 is up-to-date" in again.stderr, again.stderr
-    down = _compose(service, tmp_path, "down")
+    down = service.compose("pyt", tmp_path, "down")
     assert down.returncode == 0, down.stderr
     assert "Removing network pyt_default" in down.stderr
     assert engine.ok("ps", "-aq") == ""

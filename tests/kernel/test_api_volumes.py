@@ -4,14 +4,12 @@ volume outlives `down` and goes with `down -v`. The records are the ones `pyengi
 
 import functools
 import json
-import subprocess
 from pathlib import Path
 
 import docker
 import docker.errors
 import pytest
 
-from tests.conftest import require_binary
 from tests.support.api_service import ApiService, docker_clis, service_fixture
 from tests.support.engine_cli import engine_fixture, wait_for
 
@@ -110,14 +108,6 @@ networks:
 """
 
 
-def _compose(service: ApiService, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    compose = require_binary("docker-compose")
-    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": service.url,
-           "DOCKER_CONFIG": str(service.config_dir)}  # fmt: skip
-    return subprocess.run([compose, "-p", "pyv", *args], cwd=workdir, env=env, text=True,
-                          capture_output=True, timeout=120, check=False)  # fmt: skip
-
-
 def _lines_are(path: Path, count: int) -> bool:
     return path.exists() and len(path.read_text().split()) == count
 
@@ -131,16 +121,16 @@ def test_compose_named_volume_outlives_down_and_goes_with_down_v(
     )
     boots = engine.root / "volumes" / "pyv_dbdata" / "_data" / "boots"
     for round_ in (1, 2):
-        up = _compose(service, tmp_path, "up", "-d")
+        up = service.compose("pyv", tmp_path, "up", "-d")
         assert up.returncode == 0, up.stderr
         wait_for(functools.partial(_lines_are, boots, round_), 10,
                  "the container's write into its volume")  # fmt: skip
-        down = _compose(service, tmp_path, "down")
+        down = service.compose("pyv", tmp_path, "down")
         assert down.returncode == 0, down.stderr
         assert "pyv_dbdata" in engine.ok("volume", "ls", "-q")
         assert len(boots.read_text().split()) == round_  # the data survived `down`
     assert sorted(engine.ok("volume", "ls", "-q").split())[-1] == "pyv_dbdata"
-    down = _compose(service, tmp_path, "down", "-v")
+    down = service.compose("pyv", tmp_path, "down", "-v")
     assert down.returncode == 0, down.stderr
     # The named volume went; each round's anonymous /scratch stays, as in Docker: a `down`
     # without -v removed its container and left it dangling.

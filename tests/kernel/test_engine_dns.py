@@ -17,7 +17,7 @@ import dns.reversename
 import pytest
 
 from tests.conftest import require_binary
-from tests.support.engine_cli import EngineEnv, engine_fixture, wait_for
+from tests.support.engine_cli import EngineEnv, engine_fixture, user_network, wait_for
 
 pytestmark = pytest.mark.root
 engine = pytest.fixture(engine_fixture)
@@ -52,18 +52,9 @@ def _answers(host: str, port: int) -> bool:
 
 @pytest.fixture
 def net(engine: EngineEnv) -> Iterator[str]:
-    """A user network, removed after (its DNS server with it)."""
-    name = f"pyt-dns{engine.n}"
-    engine.ok("network", "create", "--subnet", engine.user_subnet,
-              "-o", f"com.docker.network.bridge.name={engine.user_bridge}", name)  # fmt: skip
-    try:
+    with user_network(engine, f"pyt-dns{engine.n}") as name:
         yield name
-    finally:
-        every = sorted(p.parent.name for p in (engine.root / "containers").glob("*/record.json"))
-        if every:
-            engine("rm", "-f", *every)
-        engine("network", "rm", name)
-        wait_for(lambda: not _servers(engine), 10, "the network's DNS server to leave")
+    wait_for(lambda: not _servers(engine), 10, "the network's DNS server to leave")
 
 
 def _servers(engine: EngineEnv) -> list[int]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_binary
 from tests.support.api_service import ApiService, service_fixture
 from tests.support.engine_cli import EngineEnv, engine_fixture, wait_for
 
@@ -141,13 +140,9 @@ def test_compose_project_with_two_networks(service: ApiService, tmp_path: Path) 
     (tmp_path / "docker-compose.yml").write_text(
         PROJECT.format(bridge=engine.user_bridge[:13], front=front, back=back)
     )
-    compose = require_binary("docker-compose")
-    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": service.url,
-           "DOCKER_CONFIG": str(service.config_dir)}  # fmt: skip
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([compose, "-p", "pym", *args], cwd=tmp_path, env=env, text=True,
-                              capture_output=True, timeout=120, check=False)  # fmt: skip
+        return service.compose("pym", tmp_path, *args)
 
     up = run("up", "-d")
     assert up.returncode == 0, up.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_cli import EngineEnv, engine_fixture, wait_for
+from tests.support.engine_cli import EngineEnv, engine_fixture, user_network, wait_for
 
 pytestmark = pytest.mark.root
 engine = pytest.fixture(engine_fixture)
@@ -20,19 +20,8 @@ BEGIN = "# pyengine: containers on network "
 
 @pytest.fixture
 def net(engine: EngineEnv) -> Iterator[str]:
-    """A user network on the environment's spare subnet; removed (with its containers) after."""
-    name = f"pyt-net{engine.n}"
-    engine.ok(
-        "network", "create", "--subnet", engine.user_subnet,
-        "-o", f"com.docker.network.bridge.name={engine.user_bridge}", name,
-    )  # fmt: skip
-    try:
+    with user_network(engine, f"pyt-net{engine.n}") as name:
         yield name
-    finally:
-        every = sorted(p.parent.name for p in (engine.root / "containers").glob("*/record.json"))
-        if every:
-            engine("rm", "-f", *every)
-        engine("network", "rm", name)
 
 
 def _run(engine: EngineEnv, name: str, network: str) -> tuple[str, str]:

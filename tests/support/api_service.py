@@ -86,6 +86,14 @@ class ApiService:
         finally:
             conn.close()
 
+    def compose(self, project: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """Debian's docker-compose 1.29 against this service, for the project in `workdir`."""
+        compose = require_binary("docker-compose")
+        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": self.url,
+               "DOCKER_CONFIG": str(self.config_dir)}  # fmt: skip
+        return subprocess.run([compose, "-p", project, *args], cwd=workdir, env=env, text=True,
+                              capture_output=True, timeout=120, check=False)  # fmt: skip
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

@@ -625,3 +625,20 @@ def cmdline(pid: int) -> Sequence[str]:
     except OSError:
         return ()
     return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]]
+
+
+@contextlib.contextmanager
+def user_network(env: EngineEnv, name: str) -> Iterator[str]:
+    """A user network on the environment's spare subnet; removed after, with its containers
+    (and so its DNS server, which leaves with its bridge)."""
+    env.ok(
+        "network", "create", "--subnet", env.user_subnet,
+        "-o", f"com.docker.network.bridge.name={env.user_bridge}", name,
+    )  # fmt: skip
+    try:
+        yield name
+    finally:
+        every = sorted(p.parent.name for p in (env.root / "containers").glob("*/record.json"))
+        if every:
+            env("rm", "-f", *every)
+        env("network", "rm", name)
