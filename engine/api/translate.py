@@ -182,6 +182,8 @@ def create_flags(body: Any, name: str) -> RunFlags:
         read_only=_typed(host, "ReadonlyRootfs", bool, False),
         volumes_from=strings(host.get("VolumesFrom"), "VolumesFrom"),
         hostname=_typed(body, "Hostname", str, ""),
+        domainname=_typed(body, "Domainname", str, ""),
+        mac_address=_typed(body, "MacAddress", str, ""),
         add_hosts=strings(host.get("ExtraHosts"), "ExtraHosts"),
         dns=strings(host.get("Dns"), "Dns"),
         dns_search=strings(host.get("DnsSearch"), "DnsSearch"),

@@ -61,6 +61,8 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Connect a container to a network (again: to several, the first is its own)",
         ),
         click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option("--mac-address", default="", help="Container MAC address"),
+        click.option("--domainname", default="", help="Container NIS domain name"),
         click.option(
             "--restart", default="no", help="Restart policy to apply when a container exits"
         ),
@@ -148,6 +150,8 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         network=(values["network"] or ("bridge",))[0],
         extra_networks=tuple(values["network"][1:]),
         ip=values["ip"],
+        mac_address=values["mac_address"],
+        domainname=values["domainname"],
         restart=values["restart"],
         runtime=values["runtime"],
         init=values["init"],

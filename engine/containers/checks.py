@@ -78,6 +78,7 @@ def check_container_mode(flags: RunFlags) -> None:
         (flags.publish or flags.publish_all, "port publishing and the container type network mode"),
         (flags.expose, "port exposing and the container type network mode"),
         (flags.hostname, "hostname and the network mode"),
+        (flags.mac_address, "mac-address and the network mode"),
         (flags.add_hosts, "custom host-to-IP mapping and the network mode"),
         (flags.dns or flags.dns_search or flags.dns_options, "dns and the network mode"),
         (flags.aliases, "network-scoped aliases and the container type network mode"),

@@ -52,6 +52,8 @@ class RunFlags:
     links: tuple[str, ...] = ()  # NAME[:ALIAS]
     extra_networks: tuple[str, ...] = ()  # --network given again
     ip: str = ""
+    mac_address: str = ""
+    domainname: str = ""
     ulimits: tuple[str, ...] = ()  # name=soft[:hard]
     shm_size: str = ""
     sysctls: tuple[str, ...] = ()  # key=value

@@ -54,6 +54,16 @@ def parse_add_host(item: str) -> tuple[str, str]:
     return name, ip.strip("[]")
 
 
+MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+
+
+def check_mac(mac: str) -> str:
+    """A unicast `aa:bb:cc:dd:ee:ff` (lower-cased), Docker's message otherwise."""
+    if mac and (not MAC.fullmatch(mac) or int(mac[:2], 16) & 1):
+        raise InvalidOptionError(f"{mac} is not a valid mac address")
+    return mac.lower()
+
+
 def check_dns(servers: Sequence[str]) -> tuple[str, ...]:
     for server in servers:
         try:

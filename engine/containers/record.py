@@ -34,6 +34,7 @@ class ContainerConfig:
     exposed: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # `key=value`, in the order given
     hostname: str = ""  # "" is the short id, as Docker
+    domainname: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class HostConfig:
     cap_drop: tuple[str, ...] = ()
     links: tuple[str, ...] = ()  # TARGET_ID:ALIAS once created (NAME[:ALIAS] as requested)
     ip: str = ""  # on the first network (`--ip`); "" is any free one
+    mac_address: str = ""  # on the first network; "" is a random one
     extra_networks: tuple[NetworkJoin, ...] = ()
     # Privileges and resources beyond the basics (engine/containers/resources.py).
     ulimits: tuple[str, ...] = ()

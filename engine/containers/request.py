@@ -164,6 +164,7 @@ def build_request(
         exposed=tuple(sorted(exposed)),
         labels=tuple(_labels(flags.labels)),
         hostname=hostopts.check_hostname(flags.hostname),
+        domainname=hostopts.check_hostname(flags.domainname),
     )
     host = HostConfig(
         network=flags.network,
@@ -192,6 +193,7 @@ def build_request(
         cap_drop=flags.cap_drop,
         links=flags.links,
         ip=flags.ip,
+        mac_address=hostopts.check_mac(flags.mac_address),
         extra_networks=tuple(NetworkJoin(n) for n in flags.extra_networks),
         **checks.privileges(flags, memory),
     )

@@ -237,6 +237,8 @@ def inspect(
         "Mounts": mounts(record, volumes_dir),
         "Config": {
             "Hostname": cfg.hostname or record.id[:12],
+            "Domainname": cfg.domainname,
+            "MacAddress": host.mac_address,
             "Image": cfg.image,
             "Cmd": list(cfg.cmd),
             "Entrypoint": list(cfg.entrypoint) or None,

@@ -63,10 +63,17 @@ class Networks(Protocol):
         ...
 
     def connect(
-        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+        self,
+        network: str,
+        container_id: str,
+        name: str,
+        *,
+        ifname: str = "eth0",
+        ip: str = "",
+        mac: str = "",
     ) -> Attachment:
         """Create the container's namespace and its endpoint `ifname` on the network, at
-        address `ip` if given (idempotent)."""
+        address `ip` and with MAC `mac` if given (idempotent)."""
         ...
 
     def detach(self, network: str, container_id: str, ifname: str) -> None:

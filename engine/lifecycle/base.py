@@ -202,7 +202,9 @@ class LifecycleBase:
                 if joined := netmode.joined_container(host.network):
                     netns_path, etc_from = namespaces.joined(self.store, joined)
                 elif netmode.has_endpoint(host.network):
-                    attachment = self.networks.connect(host.network, cid, record.name, ip=host.ip)
+                    attachment = self.networks.connect(
+                        host.network, cid, record.name, ip=host.ip, mac=host.mac_address
+                    )
                     netns_path, ip = attachment.netns_path, attachment.ip
                     gateway = attachment.gateway
                 rootfs = root.result()

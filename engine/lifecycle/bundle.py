@@ -214,6 +214,11 @@ def write(
             "quota": host.nano_cpus * CPU_PERIOD // 1_000_000_000,
         }
     security.apply(doc, record, rootfs, namespaces)
+    if cfg.domainname:
+        # The UTS namespace's NIS domain: OCI's `domainname` for runtimes that know it, and
+        # the sysctl for runc before 1.2, which ignores that field.
+        doc["domainname"] = cfg.domainname
+        doc["linux"].setdefault("sysctl", {})["kernel.domainname"] = cfg.domainname
     bundle.mkdir(parents=True, exist_ok=True)
     path = bundle / "config.json"
     write_private(path, json.dumps(doc, indent=1), durable=False)  # it holds the environment

@@ -92,7 +92,14 @@ class BridgeNetworks:
         return True
 
     def connect(
-        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+        self,
+        network: str,
+        container_id: str,
+        name: str,
+        *,
+        ifname: str = "eth0",
+        ip: str = "",
+        mac: str = "",
     ) -> Attachment:
         try:
             with self._driver() as driver:
@@ -111,7 +118,12 @@ class BridgeNetworks:
                     if r.container_id == container_id and r.ifname == ifname
                 ]
                 request = endpoint_request(
-                    container_id, path, ifname, ip=ip or None, default_route=ifname == "eth0"
+                    container_id,
+                    path,
+                    ifname,
+                    ip=ip or None,
+                    mac=mac or None,
+                    default_route=ifname == "eth0",
                 )
                 record = existing[0] if existing else driver.add_endpoint(network, request)
         except NetworkNotFoundError:

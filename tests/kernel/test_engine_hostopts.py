@@ -69,3 +69,13 @@ def test_the_same_through_the_api(service: ApiService, cli: str) -> None:
     assert [c.removeprefix("CAP_") for c in host["CapAdd"]] == ["NET_ADMIN"]
     assert host["ExtraHosts"] == ["x:1.1.1.1"]
     service.docker_ok("rm", cid, cli=cli)
+
+
+def test_mac_address_and_domainname(engine: EngineEnv) -> None:
+    out = engine.ok("run", "--rm", "--mac-address", "02:42:ac:11:00:99", "--domainname",
+                    "example.org", "busybox", "sh", "-c",
+                    "cat /sys/class/net/eth0/address; cat /proc/sys/kernel/domainname")  # fmt: skip
+    assert out.split() == ["02:42:ac:11:00:99", "example.org"]
+    for mac in ("zz", "01:00:00:00:00:01"):  # not an address; a multicast one
+        done = engine("create", "--mac-address", mac, "busybox")
+        assert done.returncode == 125 and f"{mac} is not a valid mac address" in done.stderr

@@ -49,7 +49,14 @@ class FakeNetworks:
         return network in ("bridge", "user")
 
     def connect(
-        self, network: str, container_id: str, name: str, *, ifname: str = "eth0", ip: str = ""
+        self,
+        network: str,
+        container_id: str,
+        name: str,
+        *,
+        ifname: str = "eth0",
+        ip: str = "",
+        mac: str = "",
     ) -> Attachment:
         ip = ip or f"10.0.0.{len(self.connected) + 2}"
         self.connected[container_id if ifname == "eth0" else f"{container_id}/{ifname}"] = ip

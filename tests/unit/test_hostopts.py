@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.containers.errors import InvalidOptionError
-from engine.containers.hostopts import capabilities, check_hostname, parse_add_host
+from engine.containers.hostopts import capabilities, check_hostname, check_mac, parse_add_host
 from engine.containers.record import HostConfig
 from engine.lifecycle.bundle import DOCKER_CAPS, _resolv_conf
 
@@ -43,3 +43,10 @@ def test_dns_flags_replace_their_lines_only(tmp_path: Path) -> None:
     assert _resolv_conf(host, given) == (
         "search lan\nnameserver 10.9.9.9\nnameserver 10.9.9.10\noptions ndots:2\n"
     )
+
+
+def test_mac_check() -> None:
+    assert check_mac("02:42:AC:11:00:02") == "02:42:ac:11:00:02"
+    assert check_mac("") == ""
+    with pytest.raises(InvalidOptionError, match="03:00:00:00:00:00 is not a valid mac"):
+        check_mac("03:00:00:00:00:00")
