@@ -28,6 +28,7 @@ def inspect_record(engine: Engine, ref: str) -> dict[str, Any]:
             str(engine.log_path(record.id)),
             engine.proxy_state(record),
             str(engine.volumes.dir),
+            engine.health_state(record),
         )
 
 

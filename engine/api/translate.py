@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.api.http import HttpError
 from engine.containers.flags import RunFlags
+from engine.containers.health import Healthcheck, from_docker
 from engine.containers.record import ContainerRecord
 from engine.containers.status import StatusFacts
 from engine.containers.status import status_text as text_of
@@ -113,6 +114,14 @@ def _device(item: Any) -> str:
     return f"{item['PathOnHost']}:{inside}:{item.get('CgroupPermissions') or 'rwm'}"
 
 
+def _healthcheck(value: Any) -> Healthcheck | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise HttpError(400, "invalid Healthcheck: expected an object")
+    return from_docker(value)
+
+
 def _link(item: str) -> str:
     name, _, alias = item.partition(":")
     return f"{name.lstrip('/')}:{alias.rsplit('/', 1)[-1]}" if alias else name.lstrip("/")
@@ -182,6 +191,7 @@ def create_flags(body: Any, name: str) -> RunFlags:
         read_only=_typed(host, "ReadonlyRootfs", bool, False),
         volumes_from=strings(host.get("VolumesFrom"), "VolumesFrom"),
         hostname=_typed(body, "Hostname", str, ""),
+        healthcheck=_healthcheck(body.get("Healthcheck")),
         domainname=_typed(body, "Domainname", str, ""),
         mac_address=_typed(body, "MacAddress", str, ""),
         add_hosts=strings(host.get("ExtraHosts"), "ExtraHosts"),
@@ -259,4 +269,5 @@ def list_entry(record: ContainerRecord, now: float, volumes_dir: str = "") -> di
 def status_text(record: ContainerRecord, now: float) -> str:
     """The `STATUS` column, as `pyengine ps` shows it."""
     st = record.state
-    return text_of(StatusFacts(st.status, st.started_at, st.finished_at, st.exit_code), now)
+    facts = StatusFacts(st.status, st.started_at, st.finished_at, st.exit_code, st.health)
+    return text_of(facts, now)

@@ -107,6 +107,21 @@ def _run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", multiple=True, help="Add a host device to the container"),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
+        click.option("--health-cmd", default="", help="Command to run to check health"),
+        click.option("--health-interval", default="", help="Time between running the check"),
+        click.option("--health-timeout", default="", help="Maximum time to allow one check"),
+        click.option(
+            "--health-start-period", default="", help="Start period for the container to initialize"
+        ),
+        click.option(
+            "--health-retries",
+            type=int,
+            default=0,
+            help="Consecutive failures needed to report unhealthy",
+        ),
+        click.option(
+            "--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"
+        ),
         click.option("--stop-signal", default="", help="Signal to stop the container"),
         click.option(
             "--log-opt", multiple=True, help="json-file options: max-size=SIZE, max-file=N"
@@ -151,6 +166,12 @@ def _flags(values: dict[str, Any], detach: bool = True) -> RunFlags:
         extra_networks=tuple(values["network"][1:]),
         ip=values["ip"],
         mac_address=values["mac_address"],
+        health_cmd=values["health_cmd"],
+        health_interval=values["health_interval"],
+        health_timeout=values["health_timeout"],
+        health_start_period=values["health_start_period"],
+        health_retries=values["health_retries"],
+        no_healthcheck=values["no_healthcheck"],
         domainname=values["domainname"],
         restart=values["restart"],
         runtime=values["runtime"],

@@ -51,6 +51,7 @@ def inspect(containers: tuple[str, ...]) -> None:
                         str(engine.log_path(record.id)),
                         engine.proxy_state(record),
                         str(engine.volumes.dir),
+                        engine.health_state(record),
                     )
                 )
         except NoSuchContainerError:

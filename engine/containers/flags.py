@@ -1,7 +1,9 @@
 """What `create`/`run` receive: the raw flag values (from the CLI's options or the API's JSON)
 and what an image contributes. `request.build_request` checks and merges them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from engine.containers.health import Healthcheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,13 @@ class RunFlags:
     ip: str = ""
     mac_address: str = ""
     domainname: str = ""
+    health_cmd: str = ""
+    health_interval: str = ""
+    health_timeout: str = ""
+    health_start_period: str = ""
+    health_retries: int = 0
+    no_healthcheck: bool = False
+    healthcheck: Healthcheck | None = None  # the API's Config.Healthcheck, whole
     ulimits: tuple[str, ...] = ()  # name=soft[:hard]
     shm_size: str = ""
     sysctls: tuple[str, ...] = ()  # key=value
@@ -81,3 +90,4 @@ class ImageDefaults:
     exposed: tuple[str, ...] = ()
     stop_signal: str = ""
     volumes: tuple[str, ...] = ()  # the image's VOLUMEs: an anonymous volume each
+    healthcheck: Healthcheck = field(default_factory=Healthcheck)

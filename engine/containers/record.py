@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.containers import mounts
+from engine.containers.health import Healthcheck
 from engine.containers.mounts import MountSpec
 from engine.containers.ports import PortBinding
 from engine.containers.restart import RestartPolicy
@@ -34,6 +35,7 @@ class ContainerConfig:
     exposed: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()  # `key=value`, in the order given
     hostname: str = ""  # "" is the short id, as Docker
+    healthcheck: Healthcheck = field(default_factory=Healthcheck)
     domainname: str = ""
 
 
@@ -123,6 +125,8 @@ class ContainerState:
     ip_address: str = ""
     gateway: str = ""
     extra_addresses: tuple[NetworkAddress, ...] = ()
+    # The health check's status as the shim last wrote it: filled in by listings, not kept.
+    health: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,8 @@ def from_json(data: dict[str, Any]) -> ContainerRecord:
     )
     state["ports"] = _bindings(state.get("ports", []))
     tuples: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
+    check = cfg.get("healthcheck") or {}
+    tuples["healthcheck"] = Healthcheck(**{**check, "test": tuple(check.get("test") or ())})
     return ContainerRecord(
         id=data["id"],
         name=data["name"],

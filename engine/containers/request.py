@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from engine.containers import checks, hostopts, mounts, names, units
+from engine.containers import checks, health, hostopts, mounts, names, units
 from engine.containers.errors import InvalidOptionError
 from engine.containers.flags import ImageDefaults, RunFlags
 from engine.containers.ports import PortBinding, parse_exposed, parse_publish
@@ -164,6 +164,16 @@ def build_request(
         exposed=tuple(sorted(exposed)),
         labels=tuple(_labels(flags.labels)),
         hostname=hostopts.check_hostname(flags.hostname),
+        healthcheck=health.merge(
+            image.healthcheck,
+            cmd=flags.health_cmd,
+            interval=flags.health_interval,
+            timeout=flags.health_timeout,
+            start_period=flags.health_start_period,
+            retries=flags.health_retries,
+            disabled=flags.no_healthcheck,
+            given=flags.healthcheck,
+        ),
         domainname=hostopts.check_hostname(flags.domainname),
     )
     host = HostConfig(

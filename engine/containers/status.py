@@ -13,13 +13,20 @@ class StatusFacts:
     started_at: float = 0.0
     finished_at: float = 0.0
     exit_code: int = 0
+    health: str = ""  # starting, healthy, unhealthy; "" without a health check
+
+
+def _health(status: str) -> str:
+    if not status:
+        return ""
+    return " (health: starting)" if status == "starting" else f" ({status})"
 
 
 def status_text(facts: StatusFacts, now: float) -> str:
     """The STATUS column of `ps` for a container in this state."""
     match facts.state:
         case "running":
-            return f"Up {human_duration(now - facts.started_at)}"
+            return f"Up {human_duration(now - facts.started_at)}{_health(facts.health)}"
         case "paused":
             return f"Up {human_duration(now - facts.started_at)} (Paused)"
         case "restarting":

@@ -67,7 +67,9 @@ def ports_text(bindings: tuple[PortBinding, ...]) -> str:
 def ps_row(record: ContainerRecord, now: float) -> tuple[str, ...]:
     """One `ps` row."""
     state = record.state
-    facts = StatusFacts(state.status, state.started_at, state.finished_at, state.exit_code)
+    facts = StatusFacts(
+        state.status, state.started_at, state.finished_at, state.exit_code, state.health
+    )
     running = state.status in ("running", "paused")
     return (
         short_id(record.id),
@@ -176,6 +178,7 @@ def inspect(
     log_path: str,
     proxy: dict[str, object] | None = None,
     volumes_dir: str = "",
+    health: dict[str, object] | None = None,
 ) -> dict[str, Any]:
     """The parts of `docker inspect` users script against, under Docker's keys; `proxy` (our
     own key, `NetworkSettings.PortProxy`) is the state of the proxy serving its ports."""
@@ -202,6 +205,7 @@ def inspect(
             "Error": st.error,
             "StartedAt": rfc3339(st.started_at),
             "FinishedAt": rfc3339(st.finished_at),
+            **({"Health": health} if health is not None else {}),
         },
         "Image": cfg.image_id,
         "Name": "/" + record.name,
@@ -252,6 +256,7 @@ def inspect(
             "ExposedPorts": {p: {} for p in cfg.exposed},
             "Labels": labels(record),
             "Volumes": {m.target: {} for m in host.mounts if m.anonymous} or None,
+            **({"Healthcheck": cfg.healthcheck.to_docker()} if cfg.healthcheck.test else {}),
         },
         "NetworkSettings": {
             "IPAddress": st.ip_address,

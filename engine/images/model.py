@@ -27,6 +27,7 @@ class ImageConfig:
     labels: tuple[tuple[str, str], ...] = ()
     stop_signal: str = ""
     volumes: tuple[str, ...] = ()  # VOLUME: where each container gets an anonymous volume
+    healthcheck: dict[str, Any] | None = None  # HEALTHCHECK, Docker's Healthcheck object
 
     def to_json(self) -> dict[str, Any]:
         """Docker's spelling of the same fields, omitting the empty ones."""
@@ -49,6 +50,8 @@ class ImageConfig:
             out["StopSignal"] = self.stop_signal
         if self.volumes:
             out["Volumes"] = {path: {} for path in self.volumes}
+        if self.healthcheck:
+            out["Healthcheck"] = self.healthcheck
         return out
 
 
@@ -138,6 +141,7 @@ def parse_config(blob: bytes) -> tuple[ImageConfig, tuple[str, ...], dict[str, A
         labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         stop_signal=_string(conf.get("StopSignal"), "StopSignal"),
         volumes=tuple(sorted(str(p) for p in volumes)),
+        healthcheck=conf["Healthcheck"] if isinstance(conf.get("Healthcheck"), dict) else None,
     )
     return config, diff_ids, doc
 

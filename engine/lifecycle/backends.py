@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.containers.flags import ImageDefaults
+from engine.containers.health import Healthcheck
 from engine.containers.ports import PortBinding
 from engine.lifecycle.execs import ExecRequest, ExecStreams
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
@@ -214,6 +215,14 @@ class Tasks(Protocol):
 
     def stats(self, container_id: str) -> dict[str, int]:
         """cpu_ns, memory, memory_limit and pids of the task's cgroup."""
+        ...
+
+    def watch_health(self, container_id: str, check: Healthcheck, user: str, cwd: str) -> None:
+        """Have the task's shim run its health check (as `user`, in `cwd`) while it runs."""
+        ...
+
+    def health_state(self, container_id: str) -> dict[str, object] | None:
+        """Docker's State.Health as the shim last wrote it; None without checks."""
         ...
 
     def surely_running(self, container_id: str, pid: int) -> bool:

@@ -80,6 +80,14 @@ class LifecycleBase:
             return None
         return self.tasks.proxy_state(record.id)
 
+    def health_state(self, record: ContainerRecord) -> dict[str, object] | None:
+        """Docker's State.Health for a container with a health check, as its shim wrote it."""
+        if not record.config.healthcheck.enabled:
+            return None
+        return self.tasks.health_state(record.id) or {
+            "Status": "starting", "FailingStreak": 0, "Log": []
+        }  # fmt: skip
+
     def log_path(self, container_id: str) -> Path:
         """Docker's json-file path: `containers/<id>/<id>-json.log`."""
         return self.store.container_dir(container_id) / f"{container_id}-json.log"
@@ -291,6 +299,11 @@ class LifecycleBase:
             if proxy is not None:
                 # The shim outlives this command: it restarts the proxy if it dies.
                 self.tasks.watch_proxy(cid, *proxy)
+            if record.config.healthcheck.enabled:
+                # So do its health checks: the shim runs them while the task runs.
+                self.tasks.watch_health(
+                    cid, record.config.healthcheck, record.config.user, record.config.workdir
+                )
             record = self._mark_running(record, pid)
             undo.pop_all()
         return self._announce_start(record)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from engine.containers import health
 from engine.containers.flags import ImageDefaults
 from engine.errors import EngineError
 from engine.images import api, rootfs
@@ -34,6 +35,7 @@ class StoreImages:
                 exposed=c.exposed_ports,
                 stop_signal=c.stop_signal,
                 volumes=c.volumes,
+                healthcheck=health.from_docker(c.healthcheck),
             ),
         )
 

@@ -283,8 +283,15 @@ class Engine(LifecycleBase):
             if current is not None and (
                 everything or current.state.status in (*LIVE, "restarting")
             ):
-                shown.append(current)
+                shown.append(self._with_health(current))
         return shown
+
+    def _with_health(self, record: ContainerRecord) -> ContainerRecord:
+        """`ps` shows a running container's health: its status, as the shim last wrote it."""
+        if record.state.status != "running" or not record.config.healthcheck.enabled:
+            return record
+        state = self.health_state(record) or {}
+        return record.with_state(health=str(state.get("Status") or "starting"))
 
     def _refreshed(self, record: ContainerRecord) -> ContainerRecord | None:
         """The record brought up to date, as it is if another command holds it, None if gone."""

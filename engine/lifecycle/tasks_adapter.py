@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import EngineConfig
+from engine.containers.health import (
+    DEFAULT_INTERVAL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    Healthcheck,
+)
 from engine.errors import EngineError
 from engine.lifecycle import bundle
 from engine.lifecycle.backends import TaskSpec, TaskStatus, TerminalGuard
@@ -30,6 +36,7 @@ from engine.shimapi.errors import (
     TaskNotFoundError,
 )
 from engine.shimapi.exitfile import ExitStatus, read_exit
+from engine.shimapi.health import HealthCheck, read_health
 from engine.shimapi.paths import Layout
 from engine.shimapi.proxystate import read_proxy_state
 from engine.tasks.client import ShimClient
@@ -258,6 +265,20 @@ class ShimTasks:
             "memory_limit": limit,
             "pids": int(data.get("pids", {}).get("current") or 0),
         }
+
+    def watch_health(self, container_id: str, check: Healthcheck, user: str, cwd: str) -> None:
+        process = self._exec_process(container_id, check.command(), (), cwd, user)
+        shim_check = HealthCheck(
+            process,
+            check.interval or DEFAULT_INTERVAL,
+            check.timeout or DEFAULT_TIMEOUT,
+            check.start_period,
+            check.retries or DEFAULT_RETRIES,
+        )
+        self._client(container_id).watch_health(shim_check.to_json())
+
+    def health_state(self, container_id: str) -> dict[str, object] | None:
+        return read_health(self.layout(container_id).state("health.json"))
 
     def surely_running(self, container_id: str, pid: int) -> bool:
         # The shim writes the exit record before it tells anyone of an exit (engine/README):

@@ -270,5 +270,6 @@ METHODS = frozenset(
         "update",
         "watch_proxy",
         "release_proxy",
+        "watch_health",
     }
 )

@@ -7,9 +7,12 @@ from typing import Any
 
 from engine.ports.proxyproc import ProxyHandle, ProxyLaunch
 from engine.runtime.opts import UpdateOpts
+from engine.shim.health import HealthWatch
+from engine.shim.process import Process
 from engine.shim.proxywatch import ProxyWatch
 from engine.shim.task import Task
 from engine.shimapi.errors import InvalidArgumentError
+from engine.shimapi.health import HealthCheck
 
 
 class TaskService(Task):
@@ -40,6 +43,32 @@ class TaskService(Task):
             self.proxy.release()
         self.proxy = ProxyWatch(self.loop, launch, handle, self.layout.state("proxy.json"))
         return self.proxy.snapshot()
+
+    def watch_health(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Run the container's health checks while its task runs (engine.shim.health)."""
+        init = self._init()
+        if not init.live or self._pending_exit is not None:
+            return {}
+        try:
+            check = HealthCheck.from_json(params["check"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"invalid health check: {exc}") from None
+        if self.health is not None:
+            self.health.stop()
+        self.health = HealthWatch(
+            self.loop,
+            check,
+            self.layout.state_dir,
+            run_exec=self._health_exec,
+            finish_exec=lambda exec_id: self.delete({"exec_id": exec_id}),
+            alive=lambda: self._init().live and self._pending_exit is None,
+        )
+        return {}
+
+    def _health_exec(self, exec_id: str, process: dict[str, Any], output: str) -> Process:
+        self.exec({"exec_id": exec_id, "process": process, "stdout": output, "stderr": output})
+        self.start({"exec_id": exec_id})
+        return self.process(exec_id)
 
     def release_proxy(self, _params: dict[str, Any]) -> dict[str, Any]:
         """Stop watching the proxy (the engine is about to stop it); absent is fine."""

@@ -28,6 +28,7 @@ from engine.shim.bundle import read_bundle_config
 from engine.shim.execstart import start_exec
 from engine.shim.exitcmd import run_exit_command
 from engine.shim.files import read_pid_file, unlink_quiet
+from engine.shim.health import HealthWatch
 from engine.shim.logfile import JsonFileLog
 from engine.shim.loop import Loop
 from engine.shim.oom import memory_cgroup, oom_killed
@@ -76,6 +77,7 @@ class Task:
         self._memcg = ""
         self._pending_exit: tuple[int, int] | None = None
         self.proxy: ProxyWatch | None = None  # the container's port proxy, while the task runs
+        self.health: HealthWatch | None = None  # its health checks, while the task runs
         self._drain_expired = False
         self.on_io_closed: Callable[[], None] | None = None
 
@@ -318,6 +320,8 @@ class Task:
         self.publish("/tasks/exit", self._exit_result(init))
         if self.proxy is not None:
             self.proxy.release()  # the exit command stops it: no restart for a stopped task
+        if self.health is not None:
+            self.health.stop()
         for waiter in waiters:
             waiter(init)
         # After the waiters (an attached run is among them, and handles the exit itself): the

@@ -191,6 +191,10 @@ class ShimClient:
         """Have the shim watch the container's port proxy and restart it if it dies."""
         self.call("watch_proxy", pid=pid, start_time=start_time, launch=launch)
 
+    def watch_health(self, check: dict[str, Any]) -> None:
+        """Have the shim run the container's health checks while its task runs."""
+        self.call("watch_health", check=check)
+
     def release_proxy(self) -> None:
         """Stop the shim from restarting the proxy (before stopping it)."""
         self.call("release_proxy")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.containers.errors import InvalidOptionError
 from engine.containers.flags import ImageDefaults
+from engine.containers.health import Healthcheck
 from engine.containers.ports import PortBinding
 from engine.errors import EngineError
 from engine.lifecycle.backends import Attachment, ResolvedImage, TaskSpec, TaskStatus
@@ -95,6 +96,7 @@ class FakeTasks:
         self.tasks: dict[str, FakeTask] = {}
         self.signals: list[tuple[str, int]] = []
         self.updates: list[tuple[str, dict[str, int | str]]] = []
+        self.health_checks: list[tuple[str, Healthcheck]] = []
         self.next_pid = 100
         self.fail_start: EngineError | None = None
         self.ignore_term = False
@@ -181,6 +183,12 @@ class FakeTasks:
 
     def stats(self, container_id: str) -> dict[str, int]:
         return {"cpu_ns": 0, "memory": 1 << 20, "memory_limit": 0, "pids": 1}
+
+    def watch_health(self, container_id: str, check: Healthcheck, user: str, cwd: str) -> None:
+        self.health_checks.append((container_id, check))
+
+    def health_state(self, container_id: str) -> dict[str, object] | None:
+        return None
 
     def surely_running(self, container_id: str, pid: int) -> bool:
         return False  # always ask: the fakes' state machine is what the tests check
