@@ -148,23 +148,13 @@ class Containers:
         return Reply(200, {"Warnings": []})
 
     async def prune(self, request: Request) -> Response:
-        removed = await self.backend.call(_prune)
+        removed = await self.backend.call(lambda engine: engine.prune())
         return Reply(200, {"ContainersDeleted": removed or None, "SpaceReclaimed": 0})
 
     async def remove(self, request: Request, ref: str) -> Response:
         force, volumes = request.flag("force"), request.flag("v")
         await self.backend.call(lambda engine: engine.remove(ref, force=force, volumes=volumes))
         return NO_CONTENT
-
-
-def _prune(engine: Engine) -> list[str]:
-    """Every container that is not running, paused or restarting, removed."""
-    removed = []
-    for record in engine.listing(everything=True):
-        if record.state.status in ("created", "exited", "dead"):
-            engine.remove(record.id)
-            removed.append(record.id)
-    return removed
 
 
 def _timeout(request: Request) -> int | None:

@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "exec": "engine.cli.queries:exec_",
     "system": "engine.cli.system:system",
     "volume": "engine.cli.volume:volume",
+    "container": "engine.cli.management:container",
 }
 
 

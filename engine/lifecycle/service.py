@@ -286,6 +286,17 @@ class Engine(LifecycleBase):
                 shown.append(self._with_health(current))
         return shown
 
+    def prune(self) -> list[str]:
+        """`container prune`: every container that is not running, paused or restarting,
+        removed (with its anonymous volumes kept, as Docker); their ids."""
+        removed = []
+        for record in self.listing(everything=True):
+            if record.state.status in ("created", "exited", "dead"):
+                with contextlib.suppress(NoSuchContainerError):  # another prune got there
+                    self.remove(record.id)
+                    removed.append(record.id)
+        return removed
+
     def _with_health(self, record: ContainerRecord) -> ContainerRecord:
         """`ps` shows a running container's health: its status, as the shim last wrote it."""
         if record.state.status != "running" or not record.config.healthcheck.enabled:

@@ -81,3 +81,14 @@ def test_docker_cp_export_diff_through_the_api(
     with tarfile.open(exported) as tar:
         assert {"made.txt", "put.txt", "bin/busybox"} <= set(tar.getnames())
     service.docker_ok("rm", "made", cli=cli)
+
+
+def test_container_management_group_and_prune(engine: EngineEnv) -> None:
+    engine.ok("container", "run", "--name", "done1", "busybox", "true")
+    engine.ok("container", "create", "--name", "made1", "busybox")
+    engine.ok("container", "run", "-d", "--name", "up1", "busybox", "sleep", "300")
+    assert len(engine.ok("container", "ls", "-aq").split()) == 3
+    out = engine.ok("container", "prune", "-f")
+    assert out.startswith("Deleted Containers:\n") and out.count("\n") >= 4
+    left = engine.ok("container", "ls", "-aq").split()
+    assert left == [engine.inspect("up1")["Id"][:12]]  # the running one stays
