@@ -6,7 +6,7 @@ import json
 
 from engine.api.http import HttpError
 from engine.containers.record import ContainerRecord
-from engine.containers.views import labels
+from engine.containers.views import label_matches, labels
 
 Filters = dict[str, list[str]]
 CONTAINER_KEYS = ("label", "name", "id", "status", "network")
@@ -29,15 +29,6 @@ def parse(text: str) -> Filters:
             raise HttpError(400, f"invalid filter {key!r}")
         parsed[key] = values
     return parsed
-
-
-def label_matches(have: dict[str, str], wanted: list[str]) -> bool:
-    """`key` (present) or `key=value`, every one of them."""
-    for item in wanted:
-        key, sep, value = item.partition("=")
-        if key not in have or (sep and have[key] != value):
-            return False
-    return True
 
 
 def container_matches(record: ContainerRecord, wanted: Filters) -> bool:

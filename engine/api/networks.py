@@ -7,7 +7,7 @@ from engine.api.backend import Backend
 from engine.api.http import HttpError, Reply, Request, Response
 from engine.api.router import Router
 from engine.api.translate import strings
-from engine.containers.views import network_id
+from engine.containers.views import label_matches, network_id
 from engine.lifecycle import joins
 from engine.lifecycle.service import Engine
 from engine.networks.service import NetworkCreate, NetworkService, NetworkView
@@ -152,7 +152,7 @@ def _matches(network: dict[str, Any], wanted: filters.Filters) -> bool:
     checks = {
         "name": lambda values: any(v in network["Name"] for v in values),
         "id": lambda values: any(network["Id"].startswith(v) for v in values),
-        "label": lambda values: filters.label_matches(network["Labels"], values),
+        "label": lambda values: label_matches(network["Labels"], values),
         "driver": lambda values: network["Driver"] in values,
         "scope": lambda values: network["Scope"] in values,
         "type": lambda values: "custom" in values,

@@ -278,6 +278,15 @@ def _log_options(host: HostConfig) -> dict[str, str]:
     return options
 
 
+def label_matches(have: dict[str, str], wanted: list[str]) -> bool:
+    """Docker's label filter: `key` (present) or `key=value`, every one of them."""
+    for item in wanted:
+        key, sep, value = item.partition("=")
+        if key not in have or (sep and have[key] != value):
+            return False
+    return True
+
+
 def labels(record: ContainerRecord) -> dict[str, str]:
     """The container's labels as Docker shows them."""
     return dict(item.partition("=")[::2] for item in record.config.labels)

@@ -18,6 +18,7 @@ from engine.containers.errors import InvalidOptionError, NoSuchContainerError
 from engine.containers.mounts import FROM_MOUNT_FLAG, MountSpec, check_unique
 from engine.containers.record import ContainerRecord, HostConfig
 from engine.containers.store import ContainerStore
+from engine.containers.views import label_matches
 from engine.volumes.errors import InvalidVolumeError, VolumeInUseError
 from engine.volumes.store import Volume, VolumeStore
 
@@ -105,14 +106,8 @@ def _matches(view: VolumeView, key: str, values: list[str]) -> bool:
     if key == "driver":
         return v.driver in values
     if key == "label":
-        have = dict(o.partition("=")[::2] for o in v.labels)
-        return all(_has_label(have, x) for x in values)
+        return label_matches(dict(o.partition("=")[::2] for o in v.labels), values)
     raise InvalidVolumeError(f"invalid filter '{key}'")
-
-
-def _has_label(have: dict[str, str], item: str) -> bool:
-    key, sep, value = item.partition("=")
-    return key in have and (not sep or have[key] == value)
 
 
 class VolumeService:
@@ -167,8 +162,9 @@ class VolumeService:
             for volume in self.volumes.all():
                 if users_of(records, volume.name) or (anonymous_only and not volume.anonymous):
                     continue
-                have = dict(o.partition("=")[::2] for o in volume.labels)
-                if not all(_has_label(have, item) for item in labels):
+                if not label_matches(
+                    dict(o.partition("=")[::2] for o in volume.labels), list(labels)
+                ):
                     continue
                 reclaimed += disk_usage(volume.mountpoint)
                 self.volumes.delete(volume.name)
