@@ -142,15 +142,16 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> R
     headers = {k.decode().lower(): v.decode("latin-1") for k, v in event.headers}
     path, version, query = _parse_target(event.target.decode("latin-1"))
     method = event.method.decode()
+    uploading = (method, path) in UPLOADS
+    limit = MAX_UPLOAD if uploading else MAX_BODY
+    if int(headers.get("content-length") or 0) > limit:  # refused before it is read
+        raise HttpError(413, f"request body larger than {limit} bytes")
     # An image archive may be gigabytes: it goes to a spool (memory, then a temporary file).
     upload = (  # closed by its handler, or below on failure
         tempfile.SpooledTemporaryFile(MAX_BODY)  # noqa: SIM115
-        if (method, path) in UPLOADS
+        if uploading
         else None
     )
-    limit = MAX_UPLOAD if upload is not None else MAX_BODY
-    if int(headers.get("content-length") or 0) > limit:  # refused before it is read
-        raise HttpError(413, f"request body larger than {limit} bytes")
     body = bytearray()
     size = 0
     try:
