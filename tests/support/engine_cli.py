@@ -539,10 +539,12 @@ def close_env(env: EngineEnv) -> None:
                 ]
                 if errors:
                     problems.append(f"rm -f exited {done.returncode}: {errors}")
-            # Volumes go by the engine's own command too (a tmpfs or bind volume is a mount).
-            volumes = env("volume", "ls", "-q").stdout.split()
+            # Volumes go by the engine's own command too (a tmpfs or bind volume is a mount),
+            # run in its own process: a warm process started now would be waited for below.
+            alone = {"PYENGINE_FORKSERVER": "0"}
+            volumes = [p.name for p in (env.root / "volumes").glob("[!.]*")]
             if volumes:
-                done = env("volume", "rm", "-f", *volumes, timeout=TIMEOUT)
+                done = env("volume", "rm", "-f", *volumes, timeout=TIMEOUT, extra_env=alone)
                 if done.returncode != 0:
                     problems.append(f"volume rm -f exited {done.returncode}: {done.stderr}")
             # Exit commands started by the kills finish on their own (a proxy left behind
