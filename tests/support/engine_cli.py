@@ -548,15 +548,16 @@ def close_env(env: EngineEnv) -> None:
                 if done.returncode != 0:
                     problems.append(f"volume rm -f exited {done.returncode}: {done.stderr}")
             # Exit commands started by the kills finish on their own (a proxy left behind
-            # would not: it is reported below, without waiting for it).
-            residents = env.residents()
+            # would not: it is reported below, without waiting for it). The residents are
+            # looked up each time: `rm -f` may have started the warm process just now.
             with contextlib.suppress(AssertionError):
                 wait_for(
                     lambda: (
                         not [
                             p
                             for p in env.processes(ids)
-                            if p.pid not in residents and not any("pyproxy" in a for a in p.argv)
+                            if p.pid not in env.residents()
+                            and not any("pyproxy" in a for a in p.argv)
                         ]
                     ),
                     10,
