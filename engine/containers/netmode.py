@@ -33,3 +33,10 @@ def aliases_on(record: ContainerRecord, network: str) -> tuple[str, ...]:
     if record.host.network == network:
         return record.host.aliases
     return next((j.aliases for j in record.host.extra_networks if j.name == network), ())
+
+
+def gateway_on(record: ContainerRecord, network: str) -> str:
+    """The gateway of `network` as the container sees it while it runs there ("" if not)."""
+    if record.host.network == network:
+        return record.state.gateway
+    return next((a.gateway for a in record.state.extra_addresses if a.network == network), "")

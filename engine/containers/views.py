@@ -132,11 +132,7 @@ def networks(record: ContainerRecord) -> dict[str, Any]:
             continue
         user = network not in ("bridge", "host")
         aliases = [*netmode.aliases_on(record, network), record.id[:12]] if user else []
-        gateway = (
-            record.state.gateway
-            if network == record.host.network
-            else next((a.gateway for a in record.state.extra_addresses if a.network == network), "")
-        )
+        gateway = netmode.gateway_on(record, network)
         out[network] = {"IPAddress": netmode.address_on(record, network), "Gateway": gateway,
                         "NetworkID": network_id(network), "Aliases": aliases or None}  # fmt: skip
     return out

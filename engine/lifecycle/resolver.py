@@ -58,7 +58,9 @@ def sync(
             for r in listed
         ]
         write_private(folder / RECORDS, dump(entries), durable=False)
-        gateway = next((r.state.gateway for r in listed if r.state.gateway), "")
+        # This network's gateway (a member may be here as its second network: its own
+        # gateway is its first network's).
+        gateway = next((g for r in listed if (g := netmode.gateway_on(r, network))), "")
         if gateway:
             ensure_server(folder, gateway, upstreams)
 
