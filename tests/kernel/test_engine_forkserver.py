@@ -119,12 +119,24 @@ def test_working_directory_umask_and_environment_reach_the_worker(
     engine.ok("rm", "-f", "mine")
 
 
+def _steady_worker(engine: EngineEnv, timeout: float = 30) -> int:
+    """The one worker that stays: the command just started, not the previous command's worker
+    on its way out (it may linger a few ms after its client got its status)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = set(engine.workers())
+        time.sleep(0.3)
+        steady = seen & set(engine.workers())
+        if len(steady) == 1:
+            return steady.pop()
+    raise AssertionError(f"no single steady worker within {timeout} s: {engine.workers()}")
+
+
 def test_a_killed_client_kills_its_worker(engine: EngineEnv) -> None:
     _served(engine)
     engine.ok("run", "-d", "--name", "stubborn", "busybox", "sleep", "100")
     proc = engine.popen("stop", "-t", "60", "stubborn")
-    wait_for(engine.workers, 30, "the worker running `stop`")
-    (worker,) = engine.workers()
+    worker = _steady_worker(engine)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     wait_for(lambda: not _alive(worker), 10, "the worker to die with its client")
@@ -137,8 +149,7 @@ def test_signals_reach_the_worker(engine: EngineEnv) -> None:
     _served(engine)
     engine.ok("run", "-d", "--name", "talker", "busybox", "sh", "-c", "while :; do sleep 1; done")
     proc = engine.popen("logs", "-f", "talker")
-    wait_for(engine.workers, 30, "the worker running `logs -f`")
-    (worker,) = engine.workers()
+    worker = _steady_worker(engine)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     # the worker died of the signal, and the client says so as a shell would see it
