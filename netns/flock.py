@@ -40,3 +40,16 @@ def flocked(
         yield True
     finally:
         os.close(fd)
+
+
+def hold(path: str | os.PathLike[str]) -> int | None:
+    """Take flock(2) on `path` without waiting and keep it: the descriptor that holds it, to
+    close when done (a process forked meanwhile must close its copy, or it holds it too), or
+    None if another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd

@@ -40,6 +40,7 @@ from engine.warm import caller, protocol
 from engine.warm.client import serving
 from engine.warm.codewatch import CodeWatch
 from engine.warm.programs import PRELOAD, run_program
+from netns.flock import hold
 
 DEFAULT_IDLE = 1800.0
 LOOK_AGAIN = 5.0  # seconds between checks, while idle, that clients can still reach us
@@ -59,6 +60,16 @@ def main(argv: list[str]) -> int:
     run_root = os.path.abspath(argv[1])
     if serving(run_root):
         return 0  # one serves already
+    # One server per run root: of several started at once (commands that ran in their own
+    # process each start one), the one that takes this lock serves, the others leave now.
+    # Without it the last to write the pid file could be one that then left, and the server
+    # that stayed was nameless (a clean-clone run found one left behind so).
+    lock = hold(os.path.join(run_root, protocol.LOCK_NAME))
+    if lock is None:
+        return 0
+    if serving(run_root):  # it was serving before we took the lock: it took it earlier
+        os.close(lock)
+        return 0
     path = os.path.join(run_root, protocol.FIFO_NAME)
     # Made under a name of its own and renamed into place: of two servers starting at once,
     # the last to rename wins, and the other finds its FIFO gone and leaves.
@@ -70,7 +81,9 @@ def main(argv: list[str]) -> int:
     with open(pid_file, "w") as f:
         f.write(f"{os.getpid()}\n")
     idle = float(os.environ.get("PYENGINE_FORKSERVER_IDLE") or DEFAULT_IDLE)
-    Server(fifo, path, pid_file, idle).serve()
+    server = Server(fifo, path, pid_file, idle)
+    server.lock = lock  # held while it serves; workers close their copy
+    server.serve()
     return 0
 
 
@@ -94,6 +107,7 @@ class Server:
 
     def __init__(self, fifo: int, path: str, pid_file: str, idle: float) -> None:
         self.fifo, self.path, self.pid_file, self.idle = fifo, path, pid_file, idle
+        self.lock = -1  # the run root's server lock (main), which workers must not keep
         self.inode = os.stat(path).st_ino  # to leave alone a FIFO a successor has made
         self.poll = select.poll()
         self.workers: dict[int, Worker] = {}  # by the worker's pidfd
@@ -256,6 +270,8 @@ def _become(program: str, who: caller.Caller, reply_fd: int, server: Server, gat
             worker.close()
         if server.fifo >= 0:
             os.close(server.fifo)
+        if server.lock >= 0:
+            os.close(server.lock)  # a long `logs -f` must not keep the next server out
         if server.code is not None:
             server.code.close()
         for target, fd in zip((0, 1, 2), who.stdio, strict=True):

@@ -17,6 +17,7 @@ VERSION = b"pyplumb-handover-3"
 PROGRAMS = ("pyengine", "pybridge")
 FIFO_NAME = "cli.fifo"
 PID_NAME = "cli.pid"
+LOCK_NAME = "cli.lock"  # held by the one server of a run root while it serves
 # The server answers on the client's pipe, a line each: "pid N" (worker N runs the command,
 # and the client may close its own write end), then "exit N" or "signal N". Or, instead of
 # "pid N": STALE (its code is older than the code on disk) or REFUSED (not this client's

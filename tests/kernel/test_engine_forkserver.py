@@ -259,3 +259,34 @@ def test_disabled_runs_in_process_and_starts_nothing(engine: EngineEnv) -> None:
     assert done.returncode == 0
     assert engine.forkserver_pid() == 0
     assert not (engine.run_root / protocol.FIFO_NAME).exists()
+
+
+def test_servers_started_at_once_leave_one_named_in_the_pid_file(tmp_path: Path) -> None:
+    """Commands that each ran in their own process each start a server: one serves (the one
+    the pid file names), the others leave at once. Each is let go at the same moment, its
+    imports done, so that they race for the run root."""
+    run_root = tmp_path / "run"
+    run_root.mkdir()
+    code = ("import sys, engine.warm.forkserver as fs; sys.stdin.read(1); "
+            f"sys.exit(fs.main(['--run-root', {str(run_root)!r}]))")  # fmt: skip
+    env = dict(os.environ, PYENGINE_FORKSERVER_IDLE="30")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(16)]  # fmt: skip
+    try:
+        time.sleep(1.5)  # imported, waiting on stdin
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(b"go")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.close()
+        wait_for(lambda: sum(p.poll() is None for p in procs) <= 1, 30, "all but one to leave")
+        [server] = [p for p in procs if p.poll() is None]
+        assert int((run_root / "cli.pid").read_text()) == server.pid
+        assert all(p.returncode == 0 for p in procs if p is not server)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=10)
