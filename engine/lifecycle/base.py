@@ -300,10 +300,13 @@ class LifecycleBase:
                 # The shim outlives this command: it restarts the proxy if it dies.
                 self.tasks.watch_proxy(cid, *proxy)
             if record.config.healthcheck.enabled:
-                # So do its health checks: the shim runs them while the task runs.
-                self.tasks.watch_health(
-                    cid, record.config.healthcheck, record.config.user, record.config.workdir
-                )
+                # So do its health checks: the shim runs them while the task runs. A shim that
+                # cannot take them (one older than this engine) must not cost the container
+                # its start: it runs unchecked, and inspect says `starting`.
+                with contextlib.suppress(EngineError):
+                    self.tasks.watch_health(
+                        cid, record.config.healthcheck, record.config.user, record.config.workdir
+                    )
             record = self._mark_running(record, pid)
             undo.pop_all()
         return self._announce_start(record)
