@@ -9,6 +9,14 @@ from engine.containers.errors import InvalidOptionError
 from engine.containers.flags import RunFlags
 
 
+def parse_link(item: str) -> tuple[str, str]:
+    """`--link name[:alias]` → (name, alias)."""
+    name, _, alias = item.partition(":")
+    if not name or ":" in alias:
+        raise InvalidOptionError(f"invalid argument {item!r} for --link: bad format")
+    return name, alias or name
+
+
 def privileges(flags: RunFlags, memory: int) -> dict[str, Any]:
     """The privilege and resource part of the host config, checked (engine/containers/
     resources.py)."""

@@ -136,9 +136,7 @@ def build_request(
     extra_hosts = tuple(":".join(hostopts.parse_add_host(h)) for h in flags.add_hosts)
     hostopts.check_capabilities(flags.cap_add, flags.cap_drop)
     for link in flags.links:
-        target, _, alias = link.partition(":")
-        if not target or ":" in alias:
-            raise InvalidOptionError(f"invalid argument {link!r} for --link: bad format")
+        checks.parse_link(link)
     checks.check_container_mode(flags)
     checks.check_networks(flags)
     if flags.links and flags.network in ("host", "none"):

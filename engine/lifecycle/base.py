@@ -112,6 +112,8 @@ class LifecycleBase:
         """What a user network's containers know of each other, after one came, went or was
         renamed: their hosts files, and the records of the network's DNS server, and of the
         other networks of its members (their servers answer for all their networks)."""
+        if not hosts.on_user_network(network):
+            return  # the default bridge, host, none: no names to keep (and no records to read)
         hosts.sync(self.store, network, self.bundle_dir, leaving=leaving)
         for each in resolver.related(self.store, network, leaving):
             resolver.sync(self.store, each, leaving=leaving, upstreams=self.dns_upstreams)

@@ -9,6 +9,7 @@ server (engine/dns) from the records it is given.
 
 from collections.abc import Sequence
 
+from engine.containers.checks import parse_link
 from engine.containers.errors import ConflictError, InvalidOptionError, NoSuchContainerError
 from engine.containers.record import ContainerRecord
 from engine.containers.store import ContainerStore
@@ -16,19 +17,11 @@ from engine.containers.store import ContainerStore
 NOT_PASSED = ("HOME", "HOSTNAME", "PATH")  # of the target's environment
 
 
-def parse(item: str) -> tuple[str, str]:
-    """`name[:alias]` → (name, alias)."""
-    name, _, alias = item.partition(":")
-    if not name or ":" in alias:
-        raise InvalidOptionError(f"invalid argument {item!r} for --link: bad format")
-    return name, alias or name
-
-
 def resolve(items: Sequence[str], store: ContainerStore) -> tuple[str, ...]:
     """At create: every target must exist (Docker's message otherwise); `ID:ALIAS` each."""
     resolved = []
     for item in items:
-        name, alias = parse(item)
+        name, alias = parse_link(item)
         try:
             target = store.find(name)
         except NoSuchContainerError as exc:

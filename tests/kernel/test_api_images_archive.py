@@ -88,3 +88,19 @@ def test_save_load_with_docker_py_and_the_cli_pipe(service: ApiService, tmp_path
     save.stdout.close()
     assert save.wait(timeout=60) == 0 and load.returncode == 0, load.stderr
     assert load.stdout == "Loaded image: busybox:latest\n"
+
+
+def test_bad_archives_are_refused_and_leave_nothing(service: ApiService) -> None:
+    refused = [
+        ("POST", "/v1.41/images/load", b"not a tar at all", 400, "invalid archive"),
+        ("POST", "/v1.41/images/create?fromSrc=-&repo=x", b"garbage", 400, "invalid tarball"),
+        ("POST", "/v1.41/images/create?fromSrc=http://x/y.tar", b"", 501, "issue 16"),
+        ("GET", "/v1.41/images/nosuch/get", None, 404, "No such image: nosuch"),
+        ("GET", "/v1.41/containers/nosuch/export", None, 404, "No such container: nosuch"),
+    ]
+    for method, path, body, status, message in refused:
+        got, reply = service.request(method, path, body)
+        assert got == status and message in reply["message"], (path, got, reply)
+    assert service.alive()
+    staging = service.engine.root / "images" / "tmp"
+    assert not staging.exists() or list(staging.iterdir()) == []  # no half image kept
